@@ -1,0 +1,32 @@
+# FineQ co-design toolkit. `make demo` is the main job, `make test` runs the tests;
+# both run `make setup` first, which is idempotent.
+SHELL := /bin/bash
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= default
+SIM    ?= icarus verilator
+STAMP  := $(VENV)/.setup-stamp
+APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test verilog sim synth bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh "$(VENV)" $(APT_PACKAGES)
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m quant eval
+	$(PY) -m quant quantize --out build/fineq/minilm-fineq.safetensors
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m quant bench
+
+clean:
+	rm -rf build

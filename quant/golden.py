@@ -1,0 +1,122 @@
+"""Golden integer model of the accelerator (DESIGN.md section 3): the oracle for the RTL.
+
+Every step is integer arithmetic on numpy int64, so the result does not depend on float
+rounding anywhere after the parameters are made:
+
+1. Activations: symmetric INT8 per tensor, ``x_q = clip(round_half_even(x / s_x), -127, 127)``
+   with ``s_x = max|x| / 127`` (float32). -128 is never produced, so the grid is symmetric.
+2. GEMM: ``acc[m, n] = sum_k x_q[m, k] * q[n, k]`` exactly. With |x_q| <= 127 and |q| <= 4 the
+   sum is bounded by ``508 * K``, so INT32 cannot overflow for K <= 4,227,330 (``ACC_MAX_K``).
+3. Vector unit, per output channel n, from the INT32 sum and an INT32 bias:
+   ``t = acc + bias`` (must stay inside INT32), ``p = t * mult[n]`` (mult is unsigned,
+   ``2**14 <= mult < 2**15``), ``y = (p + 2**(shift[n] - 1)) >> shift[n]`` with an arithmetic
+   (flooring) shift, i.e. round to nearest with ties toward +infinity, then saturate to
+   [-128, 127]. ``mult / 2**shift`` approximates ``s_x * s_w[n] / s_y`` to 15 significant bits.
+   The bypass returns ``acc`` itself (no bias, no rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FineQError
+
+ACT_MAX = 127
+WEIGHT_MAX_ABS = 4
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+ACC_MAX_K = INT32_MAX // (ACT_MAX * WEIGHT_MAX_ABS)
+MULT_BITS = 15  # requantization multiplier: unsigned, in [2**14, 2**15)
+SHIFT_MIN, SHIFT_MAX = 1, 47  # product |t * mult| < 2**46, so 47 covers every useful shift
+
+
+def quantize_activations(x: np.ndarray) -> tuple[np.ndarray, np.float32]:
+    """Float activations [M, K] -> (INT8 codes [M, K], float32 scale), symmetric per tensor."""
+    x = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise FineQError("activations contain NaN or Inf; check the model input")
+    absmax = np.float32(np.abs(x).max()) if x.size else np.float32(0)
+    scale = np.float32(absmax / ACT_MAX) if absmax > 0 else np.float32(1.0)
+    x_q = np.clip(np.rint(x / scale), -ACT_MAX, ACT_MAX).astype(np.int8)
+    return x_q, scale
+
+
+def int_gemm(x_q: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Exact ``acc[m, n] = sum_k x_q[m, k] * q[n, k]`` as INT32 [M, N]."""
+    x_q, q = np.asarray(x_q), np.asarray(q)
+    if x_q.ndim != 2 or q.ndim != 2 or x_q.shape[1] != q.shape[1]:
+        raise FineQError(f"cannot multiply activations {x_q.shape} by weights {q.shape}: K differs")
+    acc = x_q.astype(np.int64) @ q.astype(np.int64).T
+    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise FineQError("INT32 accumulator overflow: K is beyond the stated bound")
+    return acc.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Per-output-channel requantization parameters of the vector unit."""
+
+    bias: np.ndarray  # int32 [N], in units of s_x * s_w[n]
+    mult: np.ndarray  # int32 [N], 2**14 <= mult < 2**15
+    shift: np.ndarray  # int32 [N], SHIFT_MIN..SHIFT_MAX
+
+
+def fixed_point_multiplier(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positive reals -> (mult, shift) with ``mult / 2**shift`` closest to ``real``."""
+    real = np.asarray(real, dtype=np.float64)
+    if not (np.isfinite(real).all() and (real > 0).all()):
+        raise FineQError("requantization multipliers must be finite and positive")
+    frac, exp = np.frexp(real)  # real = frac * 2**exp, 0.5 <= frac < 1
+    mult = np.rint(frac * 2**MULT_BITS).astype(np.int64)
+    carry = mult == 2**MULT_BITS
+    mult = np.where(carry, mult // 2, mult)
+    exp = exp + carry
+    shift = MULT_BITS - exp
+    if (shift < SHIFT_MIN).any():
+        raise FineQError(
+            f"requantization multiplier {real.max():.3g} is too large (needs < 2**{MULT_BITS - 1}); "
+            "choose a larger output scale"
+        )
+    # Multipliers below 2**-32 only ever give 0 or -0: fold the excess shift into mult.
+    excess = np.maximum(shift - SHIFT_MAX, 0)
+    mult = mult >> excess
+    shift = shift - excess
+    return mult.astype(np.int32), shift.astype(np.int32)
+
+
+def make_requant(
+    act_scale: float, weight_scales: np.ndarray, out_scale: float, bias: np.ndarray | None = None
+) -> Requant:
+    """Requantization parameters for ``y = x @ W.T + b`` with the given scales."""
+    w_scales = np.asarray(weight_scales, dtype=np.float64)
+    acc_scale = float(act_scale) * w_scales
+    if not (np.isfinite(acc_scale).all() and (acc_scale > 0).all()):
+        raise FineQError("activation and weight scales must be finite and positive")
+    if not (np.isfinite(out_scale) and out_scale > 0):
+        raise FineQError("output scale must be finite and positive")
+    if bias is None:
+        bias_q = np.zeros(w_scales.shape, dtype=np.int64)
+    else:
+        bias_q = np.rint(np.asarray(bias, dtype=np.float64) / acc_scale).astype(np.int64)
+        if bias_q.min(initial=0) < INT32_MIN or bias_q.max(initial=0) > INT32_MAX:
+            raise FineQError("bias does not fit INT32 at this scale")
+    mult, shift = fixed_point_multiplier(acc_scale / out_scale)
+    return Requant(bias=bias_q.astype(np.int32), mult=mult, shift=shift)
+
+
+def requantize(acc: np.ndarray, rq: Requant) -> np.ndarray:
+    """INT32 sums [M, N] -> INT8 outputs [M, N], exactly as the vector unit computes them."""
+    t = np.asarray(acc, dtype=np.int64) + rq.bias.astype(np.int64)
+    if t.size and (t.min() < INT32_MIN or t.max() > INT32_MAX):
+        raise FineQError("accumulator plus bias overflows INT32")
+    shift = rq.shift.astype(np.int64)
+    p = t * rq.mult.astype(np.int64)
+    y = (p + (np.int64(1) << (shift - 1))) >> shift
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+def linear_int8(x_q: np.ndarray, q: np.ndarray, rq: Requant | None) -> np.ndarray:
+    """The accelerator's whole job: INT32 sums when ``rq`` is None (bypass), INT8 otherwise."""
+    acc = int_gemm(x_q, q)
+    return acc if rq is None else requantize(acc, rq)
