@@ -23,7 +23,16 @@ demo: setup
 	$(PY) -m quant quantize --out build/fineq/minilm-fineq.safetensors
 
 test: setup
-	$(PY) -m pytest -q
+	FINEQ_CONFIG=tiny $(PY) -m pytest -q
+
+verilog: setup
+	$(PY) -m hdl.generate --config $(CONFIG) --out build/verilog/$(CONFIG)
+
+sim: setup
+	FINEQ_SIM="$(SIM)" FINEQ_CONFIG=$(CONFIG) $(PY) -m pytest -q verif
+
+synth: setup
+	$(PY) -m synth --config $(CONFIG)
 
 bench: setup
 	$(PY) -m quant bench

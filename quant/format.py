@@ -71,32 +71,41 @@ def encode_bytes(q: np.ndarray, fmt: np.ndarray) -> np.ndarray:
     (that code must be 0, the other two in -4..3). Codes that do not fit raise FineQError.
     """
     q = np.asarray(q)
+    if q.shape[-1:] != (CLUSTER,):
+        raise FineQError(f"codes must have a last axis of 3, got shape {q.shape}")
+    return encode_planes(q[..., 0], q[..., 1], q[..., 2], fmt)
+
+
+def encode_planes(q0: np.ndarray, q1: np.ndarray, q2: np.ndarray, fmt: np.ndarray, *,
+                  check: bool = True) -> np.ndarray:
+    """encode_bytes with the three positions given as separate arrays (the fast path).
+
+    ``check=False`` skips the range check, for callers whose codes were clamped to the
+    format's bounds already (the quantizer); the tests hold both paths to the same bytes.
+    """
     fmt = np.asarray(fmt)
-    if q.shape[-1:] != (CLUSTER,) or q.shape[:-1] != fmt.shape:
-        raise FineQError(f"codes of shape {q.shape} do not match formats of shape {fmt.shape}")
-    q = q.astype(np.int16)
-    fmt = fmt.astype(np.int16)
+    planes = [np.asarray(p) for p in (q0, q1, q2)]
+    if any(p.shape != fmt.shape for p in planes):
+        raise FineQError(f"codes of shapes {[p.shape for p in planes]} do not match formats {fmt.shape}")
     if fmt.size and (fmt.min() < 0 or fmt.max() > 3):
         raise FineQError("cluster index must be 0..3")
+    fmt = fmt.astype(np.uint8)
     normal = fmt == NORMAL
-    bad2 = normal[..., None] & ((q < Q2_MIN) | (q > Q2_MAX))
-    bad3 = ~normal[..., None] & ((q < Q3_MIN) | (q > Q3_MAX))
-    pos = np.arange(CLUSTER)
-    bad_pruned = (fmt[..., None] - 1 == pos) & (q != 0)
-    if bad2.any() or bad3.any() or bad_pruned.any():
-        where = np.argwhere(bad2 | bad3 | bad_pruned)[0]
-        raise FineQError(
-            f"code {int(q[tuple(where)])} at {tuple(int(i) for i in where)} does not fit "
-            f"cluster format {int(fmt[tuple(where[:-1])])}"
-        )
-    u = q & 7  # two's complement bit patterns
-    two_bit = (u[..., 0] & 3) | ((u[..., 1] & 3) << 2) | ((u[..., 2] & 3) << 4)
+    for pos, p in enumerate(planes if check else ()):
+        bad = np.where(normal, (p < Q2_MIN) | (p > Q2_MAX),
+                       np.where(fmt == pos + 1, p != 0, (p < Q3_MIN) | (p > Q3_MAX)))
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise FineQError(
+                f"code {int(p[at])} at cluster {at}, position {pos} does not fit cluster format {int(fmt[at])}"
+            )
+    u0, u1, u2 = (p.astype(np.uint8) & 7 for p in planes)  # two's complement bit patterns
+    two_bit = (u0 & 3) | ((u1 & 3) << 2) | ((u2 & 3) << 4)
     # kept positions of a pruned cluster, in order: fmt 1 -> (1, 2), 2 -> (0, 2), 3 -> (0, 1)
-    first = np.where(fmt == 1, u[..., 1], u[..., 0])
-    second = np.where(fmt == 3, u[..., 1], u[..., 2])
+    first = np.where(fmt == 1, u1, u0)
+    second = np.where(fmt == 3, u1, u2)
     three_bit = first | (second << 3)
-    payload = np.where(normal, two_bit, three_bit)
-    return ((fmt << 6) | payload).astype(np.uint8)
+    return (fmt << 6) | np.where(normal, two_bit, three_bit)
 
 
 def num_clusters(k: int) -> int:

@@ -28,6 +28,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 # torch first: on these machines pip takes a local CPU build for exactly this version;
 # anything that asks for torch afterwards is satisfied by it instead of a CUDA build.
-"$venv/bin/python" -c "import torch" 2>/dev/null || "$venv/bin/pip" install -q "torch==2.13.0"
-"$venv/bin/pip" install -q -e .
+# (this machine's pip configuration warns about empty local index folders: hide only that noise)
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+"$venv/bin/python" -c "import torch" 2>/dev/null || quiet "$venv/bin/pip" install -q "torch==2.13.0"
+quiet "$venv/bin/pip" install -q -e .
 echo "setup: done"

@@ -1,0 +1,188 @@
+"""The designs the flow measures. Adding one is one line in :data:`DESIGNS`.
+
+A design names where its Verilog comes from:
+
+* :func:`generated` - a file that ``python -m hdl.generate --config NAME --out build/verilog/NAME``
+  writes (the generator is run once if the file is missing);
+* :func:`amaranth`  - an Amaranth component built here from the configuration (for blocks the
+  generator does not write on its own, e.g. single PEs, and for the array-size sweep);
+* :func:`verilog`   - any Verilog file (tests use this).
+
+``peak_macs`` gives the multiply-accumulates a design completes per cycle at full throughput, so
+that the report can state throughput per area; ``workload`` names the energy driver in
+:mod:`synth.workload` (None: no energy run).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .flows import Source
+
+
+class DesignUnavailable(RuntimeError):
+    """The design's Verilog does not exist (yet): the hardware has not been written."""
+
+
+@dataclass
+class Design:
+    name: str                 # report name, e.g. "fineq_array"
+    title: str                # what a reader sees in the table
+    source: Callable          # (config, verilog_dir, work_dir) -> Source
+    group: str = "block"      # "array", "pe", "block", "top"
+    peak_macs: Callable | None = None   # config -> MACs per cycle at full throughput
+    workload: str | None = None         # energy driver name in synth.workload
+    clock: str = "clk"
+    reset: str = "rst"
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def generated(stem: str):
+    """Verilog written by ``hdl.generate`` for the configuration: ``<verilog_dir>/<stem>.v``."""
+    def source(config, verilog_dir: Path, work_dir: Path) -> Source:
+        f = Path(verilog_dir) / f"{stem}.v"
+        if not f.exists():
+            _run_generator(config, Path(verilog_dir))
+        if not f.exists():
+            raise DesignUnavailable(f"{f} does not exist (hdl.generate does not write {stem}.v)")
+        return Source([f], top_of(f, stem))
+    source.describe = f"hdl.generate -> {stem}.v"
+    return source
+
+
+def amaranth(factory: str, **kwargs):
+    """An Amaranth component ``module:Class`` (or a function of the configuration returning a
+    component, ``module:function``), converted to Verilog under the work directory."""
+    def source(config, verilog_dir: Path, work_dir: Path) -> Source:
+        mod_name, attr = factory.split(":")
+        try:
+            obj = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError) as e:
+            raise DesignUnavailable(f"{factory} is not available: {e}") from None
+        kw = {k: (v(config) if callable(v) else v) for k, v in kwargs.items()}
+        comp = obj(**kw) if isinstance(obj, type) else obj(config, **kw)
+        from amaranth.back import verilog as av
+        name = attr.lower()
+        text = av.convert(comp, name=name, emit_src=False)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        f = work_dir / f"{name}.v"
+        if not f.exists() or f.read_text() != text:
+            f.write_text(text)
+        return Source([f], name)
+    source.describe = f"amaranth {factory}"
+    return source
+
+
+def verilog(path, top: str | None = None):
+    def source(config, verilog_dir, work_dir) -> Source:
+        f = Path(path)
+        if not f.exists():
+            raise DesignUnavailable(f"{f} does not exist")
+        return Source([f], top or top_of(f))
+    source.describe = f"verilog {path}"
+    return source
+
+
+_generated_once: set = set()
+
+
+def _run_generator(config, verilog_dir: Path):
+    key = (getattr(config, "name", str(config)), str(verilog_dir))
+    if key in _generated_once:
+        return
+    _generated_once.add(key)
+    if not (_root() / "hdl" / "generate.py").exists():
+        raise DesignUnavailable("hdl/generate.py does not exist yet")
+    name = getattr(config, "name", str(config))
+    print(f"synth: generating Verilog: python -m hdl.generate --config {name} --out {verilog_dir}",
+          flush=True)
+    r = subprocess.run([sys.executable, "-m", "hdl.generate", "--config", name, "--out",
+                        str(verilog_dir)], cwd=_root(), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise DesignUnavailable(f"hdl.generate failed:\n{r.stderr[-2000:]}")
+
+
+def top_of(path: Path, prefer: str | None = None) -> str:
+    """The module of ``path`` that no other module instantiates (``prefer`` if it is defined)."""
+    import re
+    text = Path(path).read_text()
+    mods = re.findall(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)", text, re.M)
+    names = [m.lstrip("\\") for m in mods]
+    if prefer and prefer in names:
+        return prefer
+    insts = set()
+    for m in mods:
+        for other in mods:
+            if other != m and re.search(r"(^|\s)" + re.escape(m) + r"\s+(#\s*\(|\\?[\w.$]+\s*\()",
+                                        text, re.M):
+                insts.add(m.lstrip("\\"))
+    tops = [n for n in names if n not in insts]
+    if len(tops) != 1:
+        raise DesignUnavailable(f"cannot tell the top module of {path}: candidates {tops or names}")
+    return tops[0]
+
+
+def fingerprint(src: Source, *extra) -> str:
+    h = hashlib.sha256()
+    for f in src.files:
+        h.update(Path(f).read_bytes())
+    h.update(src.top.encode())
+    for e in extra:
+        h.update(repr(e).encode())
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------
+# the registry
+
+def _array_macs(c):
+    return c.rows * c.cols
+
+
+def _fineq_macs(c):
+    # one MAC per beat of P phases; P = code_length (4) when a tile has a weight of -4, fewer with
+    # adaptive phases; the peak assumes the worst tile
+    return c.rows * c.cols / c.code_length
+
+
+DESIGNS: list[Design] = [
+    Design("fineq_array", "FineQ array (temporal PEs, no multiplier)", generated("fineq_array"), "array", _fineq_macs, "array"),
+    Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", generated("mac8x8_array"), "array", _array_macs, "array"),
+    Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", generated("mac8x3_array"), "array", _array_macs, "array"),
+    Design("temporal_pe", "FineQ temporal PE", generated("temporal_pe"), "pe", lambda c: 1 / c.code_length),
+    Design("mac8x8_pe", "INT8 x INT8 MAC PE", amaranth("hdl.mac_pe:MacPE", weight_width=8, psum_width=lambda c: c.acc_width), "pe", lambda c: 1),
+    Design("mac8x3_pe", "INT8 x 3-bit MAC PE", amaranth("hdl.mac_pe:MacPE", weight_width=3, psum_width=lambda c: c.acc_width), "pe", lambda c: 1),
+    Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
+    Design("vector_unit", "Vector unit (requantization)", generated("vector_unit"), "block"),
+    Design("fineq_top", "Whole accelerator (top level)", generated("fineq_top"), "top"),
+]
+
+# the FineQ array and the baselines it is compared with
+COMPARISONS = [("fineq_array", "mac8x8_array"), ("fineq_array", "mac8x3_array"),
+               ("temporal_pe", "mac8x8_pe"), ("temporal_pe", "mac8x3_pe")]
+
+# arrays measured at several sizes
+SWEEP_DESIGNS = ["fineq_array", "mac8x8_array", "mac8x3_array"]
+
+
+def by_name(names=None) -> list[Design]:
+    if not names:
+        return list(DESIGNS)
+    known = {d.name: d for d in DESIGNS}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown design(s) {bad}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def replace_config(config, **changes):
+    return dataclasses.replace(config, **changes)

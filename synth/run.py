@@ -1,0 +1,157 @@
+"""Orchestration: run every flow on every design (cached by a fingerprint of the Verilog), the
+array-size sweep, and the energy runs; write build/reports/{area,energy}.json and synth.md."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import designs as D
+from . import flows, tech
+
+FLOW_VERSION = 3   # bump when a flow's script changes, so cached results are redone
+
+
+def log(msg):
+    print(f"synth [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _cached(workdir: Path, key: str, fn):
+    f = workdir / "result.json"
+    if f.exists():
+        try:
+            data = json.loads(f.read_text())
+            if data.get("key") == key:
+                return data["result"]
+        except (json.JSONDecodeError, KeyError):
+            pass
+    res = fn()
+    workdir.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps({"key": key, "result": res}, indent=1))
+    return res
+
+
+def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
+            fpga=True, pnr=True, jobs=1) -> dict:
+    """All area/timing flows on one design; a dict of results (or an 'unavailable' note)."""
+    wd = work / design.name
+    try:
+        src = design.source(config, verilog_dir, wd / "rtl")
+    except D.DesignUnavailable as e:
+        return {"unavailable": str(e)}
+    key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name)
+    out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
+    tasks = {
+        "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic")),
+        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty)),
+    }
+    if fpga:
+        tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",
+                                         lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock))
+        tasks["ice40_dsp"] = lambda: _cached(wd / "ice40_dsp", key + f"{pnr}",
+                                             lambda: flows.ice40(src, wd / "ice40_dsp", dsp=True, pnr=pnr, clock=design.clock))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+        futs = {k: ex.submit(v) for k, v in tasks.items()}
+        res = {}
+        for k, f in futs.items():
+            try:
+                res[k] = f.result()
+            except Exception as e:      # noqa: BLE001 - one failing flow must not hide the rest
+                res[k] = {"error": f"{type(e).__name__}: {e}"}
+                log(f"{design.name}: {k} failed: {e}")
+    out.update(res)
+    return out
+
+
+def summarize(name, m, config, design: D.Design) -> dict:
+    """The flat fields of one design's area entry."""
+    if "unavailable" in m:
+        return {"unavailable": m["unavailable"]}
+    g, a = m.get("generic", {}), m.get("asic", {})
+    i, idsp = m.get("ice40", {}), m.get("ice40_dsp", {})
+    e = {
+        "title": m["title"],
+        "top": m["top"],
+        "area_um2": a.get("area_um2"),
+        "area_nand2": a.get("area_nand2"),
+        "sequential_area_um2": a.get("sequential_area_um2"),
+        "cells": a.get("cells"),
+        "transistors": g.get("transistors"),
+        "generic_gates": g.get("gates"),
+        "flip_flops": g.get("flip_flops"),
+        "leakage_nw": a.get("leakage_nw"),
+        "asic_comb_delay_ns": a.get("comb_delay_ns"),
+        "asic_fmax_mhz": a.get("asic_fmax_mhz"),
+        "ice40_luts": i.get("luts"),
+        "ice40_carries": i.get("carries"),
+        "ice40_ffs": i.get("flip_flops"),
+        "fmax_mhz": i.get("fmax_mhz"),
+        "fmax_device": i.get("device"),
+        "fmax_note": i.get("fmax_note"),
+        "ice40_dsp": {k: idsp.get(k) for k in ("luts", "carries", "flip_flops", "dsps", "fmax_mhz", "device", "fmax_note")} if idsp else None,
+        "blocks": a.get("blocks"),
+        "cells_by_type": a.get("cells_by_type"),
+        "generic_gates_by_type": g.get("gates_by_type"),
+    }
+    errs = {k: v["error"] for k, v in m.items() if isinstance(v, dict) and "error" in v}
+    if errs:
+        e["errors"] = errs
+    if design.peak_macs and config is not None:
+        pm = design.peak_macs(config)
+        e["peak_macs_per_cycle"] = pm
+        if e["area_um2"]:
+            e["peak_macs_per_cycle_per_mm2"] = pm / (e["area_um2"] * 1e-6)
+    return {k: v for k, v in e.items() if v is not None}
+
+
+def ratios(entries: dict, metric_pairs) -> dict:
+    out = {}
+    for a, b in D.COMPARISONS:
+        ea, eb = entries.get(a, {}), entries.get(b, {})
+        if not ea or not eb or "unavailable" in ea or "unavailable" in eb:
+            continue
+        r = {}
+        for key, kind in metric_pairs:
+            va, vb = ea.get(key), eb.get(key)
+            if va is None or vb is None or not vb:
+                continue
+            if kind == "reduction":
+                r[f"{key}_reduction"] = 1 - va / vb
+                r[f"{key}_ratio"] = va / vb
+            elif kind == "gain":           # higher is better for a (e.g. throughput/area)
+                r[f"{key}_ratio"] = va / vb
+            elif kind == "efficiency":     # energy: how many times less a spends
+                r[f"{key}_efficiency"] = vb / va
+        if r:
+            out[f"{a}_vs_{b}"] = r
+    return out
+
+
+AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors", "reduction"),
+                ("ice40_luts", "reduction"), ("fmax_mhz", "gain"), ("asic_fmax_mhz", "gain"),
+                ("peak_macs_per_cycle_per_mm2", "gain")]
+
+
+def machine() -> dict:
+    def ver(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return None
+    cpu = None
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0],
+            "yosys": ver(["yosys", "-V"]), "nextpnr": ver(["nextpnr-ice40", "--version"]),
+            "iverilog": ver(["iverilog", "-V"])}
