@@ -10,8 +10,11 @@ deterministic: no source locations, no absolute paths, no time stamps.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
+
+import amaranth
 
 from amaranth.back import verilog
 from amaranth.hdl import signed
@@ -62,40 +65,63 @@ def to_verilog(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
 
 
-def generate_config(cfg: ArrayConfig, out_dir: Path, only=None) -> dict[str, Path]:
-    """Write ``<stem>.v`` for every component (or those in ``only``) and ``config.json``."""
+STAMP = ".fineq-generate.sha256"
+
+
+def _source_digest(cfg: ArrayConfig) -> str:
+    """Hash of everything the output depends on: the hdl sources, the config, Amaranth."""
+    h = hashlib.sha256(cfg.to_json().encode())
+    h.update(amaranth.__version__.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def generate_config(cfg: ArrayConfig, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
+    """Write ``<stem>.v`` for every component and ``config.json`` into ``out_dir``.
+
+    Conversion runs Yosys (a few seconds per file), so it is skipped when ``out_dir`` already
+    holds the output of the same sources and configuration, unless ``force``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for stem, component in components(cfg).items():
-        if only is not None and stem not in only:
-            continue
+    digest = _source_digest(cfg)
+    stamp = out_dir / STAMP
+    parts = components(cfg)
+    written = {stem: out_dir / f"{stem}.v" for stem in parts}
+    written["config"] = out_dir / "config.json"
+    if (not force and stamp.exists() and stamp.read_text() == digest
+            and all(p.exists() for p in written.values())):
+        return written
+    stamp.unlink(missing_ok=True)
+    for stem, component in parts.items():
         path = out_dir / f"{stem}.v"
         text = to_verilog(component, stem)
         # Rewrite only on change, so that simulator builds that depend on the file stay valid.
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-        written[stem] = path
     path = out_dir / "config.json"
     text = cfg.to_json()
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
-    written["config"] = path
+    stamp.write_text(digest)
     return written
 
 
-def generate(config_name: str, out_dir: Path) -> dict[str, Path]:
+def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the Verilog and ``config.json`` of preset ``config_name`` under ``out_dir``."""
-    return generate_config(preset(config_name), Path(out_dir))
+    return generate_config(preset(config_name), Path(out_dir), force=force)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hdl.generate", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="default", help="preset name: tiny, default or large")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--force", action="store_true", help="convert even if up to date")
     args = parser.parse_args(argv)
     try:
-        written = generate(args.config, args.out)
+        written = generate(args.config, args.out, force=args.force)
     except (TypeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
