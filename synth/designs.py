@@ -159,9 +159,11 @@ DESIGNS: list[Design] = [
     Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", generated("mac8x8_array"), "array", _array_macs, "array"),
     Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", generated("mac8x3_array"), "array", _array_macs, "array"),
     Design("temporal_pe", "FineQ temporal PE", generated("temporal_pe"), "pe", lambda c: 1 / c.code_length),
-    Design("mac8x8_pe", "INT8 x INT8 MAC PE", amaranth("hdl.mac_pe:MacPE", weight_width=8, psum_width=lambda c: c.acc_width), "pe", lambda c: 1),
-    Design("mac8x3_pe", "INT8 x 3-bit MAC PE", amaranth("hdl.mac_pe:MacPE", weight_width=3, psum_width=lambda c: c.acc_width), "pe", lambda c: 1),
+    Design("mac8x8_pe", "INT8 x INT8 MAC PE", generated("mac8x8_pe"), "pe", lambda c: 1),
+    Design("mac8x3_pe", "INT8 x 3-bit MAC PE", generated("mac8x3_pe"), "pe", lambda c: 1),
     Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
+    Design("input_skew", "Activation input skew (shift registers)", generated("input_skew"), "block"),
+    Design("output_deskew", "Partial-sum output de-skew", generated("output_deskew"), "block"),
     Design("vector_unit", "Vector unit (requantization)", generated("vector_unit"), "block"),
     Design("fineq_top", "Whole accelerator (top level)", generated("fineq_top"), "top"),
 ]

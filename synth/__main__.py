@@ -1,0 +1,227 @@
+"""python -m synth --config NAME: area, timing and energy of the FineQ array against MAC arrays.
+
+Writes build/reports/area.json, build/reports/energy.json and build/reports/synth.md (with plots);
+intermediate files go to build/synth/<config>/. Results are cached per design and flow by a
+fingerprint of the Verilog, so a second run only redoes what changed.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import designs as D
+from . import energy as E
+from . import flows, liberty, report, run, tech
+from . import workload as W
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Which weights each array multiplies in the energy run: (label, workload weights). The first is
+# the design's own entry; the others are controls reported under "<design>[<label>]".
+ENERGY_WEIGHTS = {
+    "fineq_array": [("fineq", "fineq")],
+    "mac8x3_array": [("fineq", "fineq")],
+    "mac8x8_array": [("int8", "int8"), ("fineq codes", "fineq")],
+}
+
+
+def load_config(name):
+    try:
+        from hdl.config import preset
+    except ImportError as e:
+        raise SystemExit(f"error: hdl.config is not available ({e})")
+    try:
+        return preset(name)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
+
+
+def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, tiles, vectors,
+                area_entries, label=""):
+    library = liberty.load(liberty_path)
+    out = {}
+    for name in names:
+        d = next(x for x in D.DESIGNS if x.name == name)
+        entry = area_entries.get(name, {})
+        if "unavailable" in entry or "area_um2" not in entry:
+            continue
+        wd = work / name
+        src = d.source(config, verilog_dir, wd / "rtl")
+        ports = flows.ports_of(src, wd / "ports")
+        asic_res = json.loads((wd / "asic" / "result.json").read_text())["result"]
+        wport = next(w for n, dr, w in ports if n == "w__payload")
+        wbits = wport // config.rows
+        for i, (tag, weights) in enumerate(ENERGY_WEIGHTS.get(name, [])):
+            key = name if i == 0 else f"{name}[{tag}]"
+            run.log(f"energy{label}: {key}: {tiles} tiles x {vectors} vectors of {wl.layer}, "
+                    f"{weights} weights, gate-level simulation")
+            t0 = time.time()
+            ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, vectors,
+                             config.act_width, config.acc_width)
+            fp = D.fingerprint(src, run.FLOW_VERSION, "energy", weights, tiles, vectors, wl.source,
+                               E.CLOCK_MHZ, E.NOMINAL_SLEW_NS)
+
+            def go():
+                sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
+                                 ar.expect, wd / f"energy_{weights}", clock=d.clock, reset=d.reset)
+                ok, msg = ar.check(sim["outputs"])
+                if not ok:
+                    raise E.EnergyError(f"{key}: gate-level outputs are wrong: {msg}")
+                est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
+                                 sim["cycles"], clock=d.clock)
+                est["check"] = msg
+                return est
+            try:
+                est = run._cached(wd / f"energy_{weights}", fp, go)
+            except (E.EnergyError, ValueError) as e:
+                run.log(f"energy: {key} failed: {e}")
+                out[key] = {"error": str(e)}
+                continue
+            est = dict(est)
+            est.update({
+                "weights": weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
+                "energy_per_mac_pj": est["energy_pj"] / ar.macs,
+                "macs_per_cycle": ar.macs / est["cycles"],
+                "energy_per_cycle_pj": est["energy_pj"] / est["cycles"],
+                "tile_origins": [list(map(int, t)) for t in ar.tiles],
+            })
+            out[key] = est
+            run.log(f"energy{label}: {key}: {est['energy_per_mac_pj']:.3f} pJ/MAC, "
+                    f"{est['cycles']} cycles, {est['check']} ({time.time() - t0:.0f} s)")
+    return out
+
+
+def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors):
+    from hdl.generate import generate_config
+    rows_out = []
+    for n in sizes:
+        cfg = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
+        vdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}" / "verilog"
+        generate_config(cfg, vdir, only=D.SWEEP_DESIGNS)
+        wdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}"
+        entries = {}
+        for name in D.SWEEP_DESIGNS:
+            d = next(x for x in D.DESIGNS if x.name == name)
+            run.log(f"sweep {n}x{n}: {name}")
+            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=fpga, pnr=pnr, jobs=jobs)
+            entries[name] = run.summarize(name, m, cfg, d)
+        en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
+                         vectors, entries, label=f" sweep {n}x{n}") if energy else {}
+        for name, e in entries.items():
+            rows_out.append({"rows": n, "cols": n, "design": name,
+                             **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts",
+                                                      "fmax_mhz", "asic_fmax_mhz", "peak_macs_per_cycle")},
+                             "energy_per_mac_pj": en.get(name, {}).get("energy_per_mac_pj")})
+    return rows_out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m synth", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="default", help="hdl preset: tiny, default or large")
+    p.add_argument("--designs", help="comma-separated subset of: " + ", ".join(d.name for d in D.DESIGNS))
+    p.add_argument("--no-fpga", action="store_true", help="skip the iCE40 flows")
+    p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
+    p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
+    p.add_argument("--sweep", default="4,8,12,16",
+                   help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
+    p.add_argument("--sweep-fpga", action="store_true", help="also place and route the sweep (slow)")
+    p.add_argument("--tiles", type=int, default=4, help="weight tiles in the energy workload")
+    p.add_argument("--vectors", type=int, default=32, help="activation vectors per tile")
+    p.add_argument("--vectors-file", type=Path, help="golden vectors .npz from `python -m quant vectors`")
+    p.add_argument("--layer", default=W.DEFAULT_LAYER, help="checkpoint layer for the workload")
+    p.add_argument("--jobs", type=int, default=2, help="flows run in parallel per design")
+    p.add_argument("--out", type=Path, default=ROOT / "build" / "reports")
+    args = p.parse_args(argv)
+
+    config = load_config(args.config)
+    try:
+        designs = D.by_name(args.designs.split(",") if args.designs else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        sizes = [int(s) for s in args.sweep.split(",") if s.strip()]
+    except ValueError:
+        print(f"error: --sweep takes comma-separated integers, not {args.sweep!r}", file=sys.stderr)
+        return 2
+    build = ROOT / "build"
+    try:
+        lib_path, cells_v = tech.fetch(build)
+    except tech.TechError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    library = liberty.load(lib_path)
+    verilog_dir = build / "verilog" / config.name
+    work = build / "synth" / config.name
+    fpga = not args.no_fpga
+    pnr = not args.no_pnr
+    t_start = time.time()
+
+    entries = {}
+    for d in designs:
+        run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
+        m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs)
+        entries[d.name] = run.summarize(d.name, m, config, d)
+        e = entries[d.name]
+        if "unavailable" in e:
+            run.log(f"{d.name}: skipped ({e['unavailable'].splitlines()[0]})")
+        else:
+            run.log(f"{d.name}: {e.get('area_um2', 0):.0f} um2, {e.get('cells')} cells, "
+                    f"{e.get('transistors')} transistors, {e.get('ice40_luts')} LUTs, "
+                    f"Fmax {e.get('fmax_mhz')} MHz")
+
+    wl = None
+    energy = {}
+    need_wl = not args.no_energy and (any(d.name in ENERGY_WEIGHTS for d in designs) or sizes)
+    if need_wl:
+        run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
+        wl = W.build(args.layer, tokens=max(args.vectors, 64), vectors=args.vectors_file)
+    if not args.no_energy:
+        names = [d.name for d in designs if d.name in ENERGY_WEIGHTS]
+        energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
+                             args.vectors, entries)
+
+    sweep_rows = []
+    if sizes:
+        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga and args.sweep_fpga,
+                           pnr, args.jobs, wl, not args.no_energy, max(1, args.tiles // 2),
+                           max(8, args.vectors // 2))
+
+    meta = {
+        "config": json.loads(config.to_json()),
+        "machine": run.machine(),
+        "liberty": {"file": str(lib_path), "library": library.name,
+                    "package": (tech.tech_dir(build) / "PACKAGE").read_text().strip()
+                    if (tech.tech_dir(build) / "PACKAGE").exists() else None,
+                    "operating_point": library.operating_point(),
+                    "nand2_area_um2": library.nand2_area},
+        "flows": {
+            "generic": "yosys synth -flatten; dfflegalize to $_DFF_P_; abc -g cmos; stat -tech cmos",
+            "asic": f"yosys synth -flatten; dfflibmap; abc -liberty -constr (driver {flows.DRIVING_CELL}, "
+                    f"load {flows.OUTPUT_LOAD_PF} pF); area = sum of liberty cell areas",
+            "ice40": "yosys synth_ice40 (DSP off; -dsp separately on UP5K); nextpnr-ice40 on a wrapper "
+                     "with every input and output registered",
+        },
+        "seconds": round(time.time() - t_start, 1),
+    }
+    area = {**meta, "designs": entries, "ratios": run.ratios(entries, run.AREA_METRICS), "sweep": sweep_rows}
+    en = {**meta, "workload": {"layer": wl.layer, "source": wl.source, "tiles": args.tiles,
+                               "vectors_per_tile": args.vectors} if wl else None,
+          "method": "docs/synthesis.md#energy", "designs": energy,
+          "ratios": run.ratios({k: v for k, v in energy.items() if "error" not in v},
+                               [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction")])}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
+    (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")
+    report.write(area, en, args.out)
+    run.log(f"wrote {args.out / 'area.json'}, {args.out / 'energy.json'}, {args.out / 'synth.md'} "
+            f"({time.time() - t_start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

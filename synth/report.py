@@ -1,0 +1,169 @@
+"""build/reports/synth.md: tables a person reads, plots where a picture says more."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _f(v, fmt="{:,.0f}"):
+    if v is None:
+        return "-"
+    try:
+        return fmt.format(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _pct(v):
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def write(area: dict, energy: dict, out: Path) -> Path:
+    out = Path(out)
+    cfg = area["config"]
+    L = [f"# Synthesis report: FineQ array against MAC arrays ({cfg['name']}: {cfg['rows']} x {cfg['cols']})", ""]
+    mach = area["machine"]
+    L += [f"Machine: {mach.get('cpu')} ({mach.get('cores')} cores); {mach.get('yosys')}; "
+          f"{mach.get('nextpnr')}; {mach.get('iverilog')}.",
+          f"Standard cells: {area['liberty']['library']} ({area['liberty'].get('package')}), "
+          f"{area['liberty']['operating_point']}; NAND2 = {area['liberty']['nand2_area_um2']:g} um2.",
+          "Method and limits: docs/synthesis.md.", ""]
+    L += ["## Area and timing", "",
+          "| design | area um2 | NAND2 eq. | cells | transistors (generic CMOS) | iCE40 LUTs | carries | FFs | Fmax iCE40 MHz | ASIC Fmax MHz | peak MACs/cycle | MACs/cycle/mm2 |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    skipped = []
+    for name, e in area["designs"].items():
+        if "unavailable" in e:
+            skipped.append(f"- `{name}`: {e['unavailable'].splitlines()[0]}")
+            continue
+        fm = _f(e.get("fmax_mhz"), "{:.1f}") if e.get("fmax_mhz") else ("n/f" if e.get("fmax_note") else "-")
+        L.append(f"| `{name}` | {_f(e.get('area_um2'))} | {_f(e.get('area_nand2'))} | {_f(e.get('cells'))} | "
+                 f"{_f(e.get('transistors'))} | {_f(e.get('ice40_luts'))} | {_f(e.get('ice40_carries'))} | "
+                 f"{_f(e.get('ice40_ffs'))} | {fm} | {_f(e.get('asic_fmax_mhz'), '{:.0f}')} | "
+                 f"{_f(e.get('peak_macs_per_cycle'), '{:g}')} | {_f(e.get('peak_macs_per_cycle_per_mm2'), '{:,.0f}')} |")
+    notes = [f"- `{n}`: {e['fmax_note']}" for n, e in area["designs"].items() if e.get("fmax_note")]
+    if notes:
+        L += ["", "n/f: no Fmax measured:"] + notes
+    dsp = [(n, e["ice40_dsp"]) for n, e in area["designs"].items() if e.get("ice40_dsp")]
+    if dsp:
+        L += ["", "With DSP inference on (`synth_ice40 -dsp`, iCE40 UP5K, 8 SB_MAC16):", "",
+              "| design | LUTs | carries | FFs | DSPs | Fmax MHz |", "|---|---:|---:|---:|---:|---:|"]
+        for n, d in dsp:
+            L.append(f"| `{n}` | {_f(d.get('luts'))} | {_f(d.get('carries'))} | {_f(d.get('flip_flops'))} | "
+                     f"{_f(d.get('dsps'))} | {_f(d.get('fmax_mhz'), '{:.1f}') if d.get('fmax_mhz') else 'n/f'} |")
+    if skipped:
+        L += ["", "Not measured (Verilog not generated yet):"] + skipped
+    if area.get("ratios"):
+        L += ["", "## FineQ against the baselines (same flow, same run)", "",
+              "| comparison | area reduction | cell reduction | transistor reduction | LUT reduction | Fmax ratio (iCE40) | Fmax ratio (ASIC) | peak MACs/cycle/area ratio |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for k, r in area["ratios"].items():
+            L.append(f"| {k.replace('_vs_', ' vs ')} | {_pct(r.get('area_um2_reduction'))} | {_pct(r.get('cells_reduction'))} | "
+                     f"{_pct(r.get('transistors_reduction'))} | {_pct(r.get('ice40_luts_reduction'))} | "
+                     f"{_f(r.get('fmax_mhz_ratio'), '{:.2f}x')} | {_f(r.get('asic_fmax_mhz_ratio'), '{:.2f}x')} | "
+                     f"{_f(r.get('peak_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} |")
+    if energy.get("designs"):
+        wl = energy.get("workload") or {}
+        L += ["", "## Energy (gate-level switching activity, real workload)", "",
+              f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors.", "",
+              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | pJ/MAC | pJ/cycle | check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for n, e in energy["designs"].items():
+            if "error" in e:
+                L.append(f"| `{n}` | | | | | | | | | error: {e['error'][:80]} | | |")
+                continue
+            L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
+                     f"{e['energy_pj'] / 1000:.2f} | {_pct(e['internal_pj'] / e['energy_pj'])} | "
+                     f"{_pct(e['switching_pj'] / e['energy_pj'])} | {_pct(e['leakage_pj'] / e['energy_pj'])} | "
+                     f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | {e.get('check', '')} |")
+        if energy.get("ratios"):
+            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | power ratio (pJ/cycle) |", "|---|---:|---:|"]
+            for k, r in energy["ratios"].items():
+                L.append(f"| {k.replace('_vs_', ' vs ')} | {_f(r.get('energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
+                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} |")
+        first = next((e for e in energy["designs"].values() if "operating_point" in e), None)
+        if first:
+            L += ["", f"Operating point: {first['operating_point']}."]
+    # throughput per area measured on the workload
+    meas = []
+    for n, e in (energy.get("designs") or {}).items():
+        a = area["designs"].get(n, {})
+        if "error" not in e and a.get("area_um2"):
+            meas.append((n, e["macs_per_cycle"], e["macs_per_cycle"] / (a["area_um2"] * 1e-6)))
+    if meas:
+        L += ["", "Measured throughput on the workload (includes weight loading, pipeline fill and drain):", "",
+              "| design | MACs/cycle | MACs/cycle/mm2 |", "|---|---:|---:|"]
+        L += [f"| `{n}` | {m:.2f} | {t:,.0f} |" for n, m, t in meas]
+    plots = _plots(area, energy, out)
+    if area.get("sweep"):
+        L += ["", "## Array-size sweep", "",
+              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for r in area["sweep"]:
+            L.append(f"| {r['rows']}x{r['cols']} | `{r['design']}` | {_f(r.get('area_um2'))} | {_f(r.get('cells'))} | "
+                     f"{_f(r.get('transistors'))} | {_f(r.get('ice40_luts'))} | {_f(r.get('asic_fmax_mhz'), '{:.0f}')} | "
+                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} |")
+    if plots:
+        L += ["", "## Plots", ""] + [f"![{t}]({p.name})" for t, p in plots]
+    L.append("")
+    path = out / "synth.md"
+    path.write_text("\n".join(L))
+    return path
+
+
+def _plots(area, energy, out):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    plots = []
+    arrays = [(n, e) for n, e in area["designs"].items() if e.get("blocks") and n.endswith("_array")]
+    if arrays:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        cats = []
+        for _, e in arrays:
+            for b in e["blocks"]:
+                for part in ("sequential", "combinational"):
+                    if (b, part) not in cats:
+                        cats.append((b, part))
+        bottoms = [0.0] * len(arrays)
+        cmap = plt.get_cmap("tab20")
+        for i, (b, part) in enumerate(cats):
+            vals = [e["blocks"].get(b, {}).get(f"{part}_um2", 0.0) / 1e6 for _, e in arrays]
+            if not any(vals):
+                continue
+            ax.bar([n for n, _ in arrays], vals, bottom=bottoms, label=f"{b} ({part[:4]}.)", color=cmap(i % 20))
+            bottoms = [x + y for x, y in zip(bottoms, vals)]
+        ax.set_ylabel("area (mm2, OSU 0.18 um)")
+        ax.set_title("Area by block (hierarchical synthesis)")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        p = out / "synth_area_breakdown.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        plots.append(("area breakdown by block", p))
+    sw = area.get("sweep") or []
+    if sw:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for name in sorted({r["design"] for r in sw}):
+            rs = [r for r in sw if r["design"] == name and r.get("area_um2")]
+            axes[0].plot([r["rows"] for r in rs], [r["area_um2"] / 1e6 for r in rs], "o-", label=name)
+            re_ = [r for r in sw if r["design"] == name and r.get("energy_per_mac_pj")]
+            if re_:
+                axes[1].plot([r["rows"] for r in re_], [r["energy_per_mac_pj"] for r in re_], "o-", label=name)
+        axes[0].set_xlabel("array size n (n x n)")
+        axes[0].set_ylabel("area (mm2)")
+        axes[0].set_title("Area against array size")
+        axes[1].set_xlabel("array size n (n x n)")
+        axes[1].set_ylabel("energy per MAC (pJ)")
+        axes[1].set_title("Energy per MAC against array size")
+        for ax in axes:
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        p = out / "synth_sweep.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        plots.append(("area and energy against array size", p))
+    return plots
