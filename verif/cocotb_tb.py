@@ -76,7 +76,7 @@ class StreamSource:
         self.pause = pause if pause is not None else no_pause()
         self.current = None
         self.sent = 0
-        self.last_transfer = None  # cycle number of the latest transfer
+        self.transfers: list[int] = []  # cycle number of every transfer
         self.valid.value = 0
 
     def send(self, payload: int):
@@ -91,6 +91,10 @@ class StreamSource:
         self.current = None
         self.valid.value = 0
 
+    @property
+    def last_transfer(self):
+        return self.transfers[-1] if self.transfers else None
+
     def drive(self, cycle: int):
         # Once valid is up it stays up until the transfer (stream rule), so pauses only apply
         # between payloads.
@@ -104,7 +108,7 @@ class StreamSource:
         if self.current is not None and int(self.ready.value):
             self.current = None
             self.sent += 1
-            self.last_transfer = cycle
+            self.transfers.append(cycle)
 
 
 class StreamSink:
@@ -118,8 +122,12 @@ class StreamSink:
         self.on_beat = on_beat
         self.beats: list = []
         self.ready_now = 0
-        self.last_transfer = None
+        self.transfers: list[int] = []
         self.ready.value = 0
+
+    @property
+    def last_transfer(self):
+        return self.transfers[-1] if self.transfers else None
 
     def drive(self, cycle: int):
         self.ready_now = int(not next(self.pause))
@@ -129,7 +137,7 @@ class StreamSink:
         if self.ready_now and int(self.valid.value):
             word = self.payload.value.to_unsigned()
             self.beats.append(word)
-            self.last_transfer = cycle
+            self.transfers.append(cycle)
             if self.on_beat is not None:
                 self.on_beat(word, cycle)
 

@@ -17,3 +17,17 @@ def config_name() -> str:
 def verilog(config_name):
     """build/verilog/<config>/ with every component's Verilog (regenerated when stale)."""
     return simulate.verilog_dir(config_name)
+
+
+@pytest.fixture(scope="session")
+def golden():
+    """Golden vectors: FINEQ_VECTORS=<file.npz>, FINEQ_VECTORS=synthetic, or (default) a real
+    layer of the default checkpoint, written once by `python -m quant vectors`."""
+    import os
+
+    from verif import vectors
+
+    choice = os.environ.get("FINEQ_VECTORS", "")
+    if choice == "synthetic":
+        return vectors.synthetic_golden()
+    return vectors.load_golden(choice or vectors.ensure_vectors())

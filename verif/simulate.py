@@ -123,7 +123,9 @@ def _runner(sim: str):
         def _build_command(self):
             verilate, make = super()._build_command()
             seeded = [str(self.build_dir / f"{s}.o") for s in LIBRARY_OBJECTS]
-            return [verilate, ["touch", "-c", *seeded], make]
+            # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models large enough
+            # to be split into several files pass the precompiled header as a bare file name.
+            return [verilate, ["touch", "-c", *seeded], [*make, "CFG_CXXFLAGS_PCH_I=-include"]]
 
     return CachedLibraryVerilator()
 
