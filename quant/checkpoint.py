@@ -45,6 +45,7 @@ def load_model(model_dir: str | os.PathLike | None = None):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     path = default_model_dir() if model_dir is None else Path(model_dir)
     if not path.is_dir():
         raise FineQError(f"model folder {path} does not exist; pass --model with a local Hugging Face folder")

