@@ -30,35 +30,38 @@ __all__ = ["components", "generate", "generate_config", "main"]
 
 
 def components(cfg: ArrayConfig) -> dict:
-    """File stem -> component instance for ``cfg``. The stem is also the Verilog module name.
+    """File stem -> constructor (no arguments) of that component for ``cfg``.
 
-    Standalone PEs get the psum width of the array's bottom row (the widest PE of the array).
+    The stem is also the Verilog module name. Standalone PEs get the psum width of the array's
+    bottom row (the widest PE of the array).
     """
     bottom = cfg.rows - 1
-    return {
-        "decoder": Decoder(lanes=cfg.decoder_lanes),
-        "temporal_pe": TemporalPE(
+    parts = {
+        "decoder": lambda: Decoder(lanes=cfg.decoder_lanes),
+        "temporal_pe": lambda: TemporalPE(
             act_width=cfg.act_width,
             psum_width=cfg.psum_width(ArrayKind.FINEQ, bottom),
             phase_width=cfg.phase_width,
         ),
-        "mac8x8_pe": MacPE(
+        "mac8x8_pe": lambda: MacPE(
             act_width=cfg.act_width,
             weight_width=cfg.weight_bits(ArrayKind.MAC8X8),
             psum_width=cfg.psum_width(ArrayKind.MAC8X8, bottom),
         ),
-        "mac8x3_pe": MacPE(
+        "mac8x3_pe": lambda: MacPE(
             act_width=cfg.act_width,
             weight_width=cfg.weight_bits(ArrayKind.MAC8X3),
             psum_width=cfg.psum_width(ArrayKind.MAC8X3, bottom),
         ),
-        "input_skew": Skew(shape=signed(cfg.act_width), delays=range(cfg.rows)),
-        "output_deskew": Skew(
+        "input_skew": lambda: Skew(shape=signed(cfg.act_width), delays=range(cfg.rows)),
+        "output_deskew": lambda: Skew(
             shape=signed(cfg.psum_width(ArrayKind.FINEQ, bottom)),
             delays=[cfg.cols - 1 - c for c in range(cfg.cols)],
         ),
-        **{kind.value: SystolicArray(cfg, kind) for kind in ArrayKind},
     }
+    for kind in ArrayKind:
+        parts[kind.value] = lambda kind=kind: SystolicArray(cfg, kind)
+    return parts
 
 
 def to_verilog(component, name: str) -> str:
@@ -95,9 +98,9 @@ def generate_config(cfg: ArrayConfig, out_dir: Path, *, force: bool = False) -> 
             and all(p.exists() for p in written.values())):
         return written
     stamp.unlink(missing_ok=True)
-    for stem, component in parts.items():
+    for stem, make in parts.items():
         path = out_dir / f"{stem}.v"
-        text = to_verilog(component, stem)
+        text = to_verilog(make(), stem)
         # Rewrite only on change, so that simulator builds that depend on the file stay valid.
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
