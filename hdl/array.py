@@ -41,8 +41,8 @@ class SystolicArray(wiring.Component):
     times. All PEs advance in lockstep under one enable that drops when ``y`` is full and not
     being read (back-pressure) or nothing is in flight or arriving (idle).
 
-    Latency: an ``x`` beat accepted in cycle ``t`` appears on ``y`` in cycle
-    ``t + (rows + cols - 1) * P + 1`` without stalls. Throughput: one vector per ``P`` cycles
+    Latency: the result of an ``x`` beat taken in cycle ``t`` is valid on ``y`` from cycle
+    ``t + (rows + cols - 1) * P + 2`` without stalls. Throughput: one vector per ``P`` cycles
     (``rows * cols / P`` multiply-accumulates per cycle). Loading takes ``cols`` cycles.
 
     Parameters

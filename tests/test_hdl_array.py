@@ -92,7 +92,7 @@ def test_configuration_variants(change):
     (ArrayKind.FINEQ, 0, 1), (ArrayKind.MAC8X8, -128, 1), (ArrayKind.MAC8X3, -4, 1),
 ])
 def test_latency_and_throughput(kind, weight, beat):
-    """Without pauses: one vector per beat, the first result valid (rows + cols - 1) * beat + 1
+    """Without pauses: one vector per beat, the first result valid (rows + cols - 1) * beat + 2
     cycles after the cycle the first vector is taken in, and one weight column per cycle."""
     cfg = preset("tiny")
     rng = np.random.default_rng(1)
@@ -105,9 +105,8 @@ def test_latency_and_throughput(kind, weight, beat):
     assert np.diff(ev["w"]).tolist() == [1] * (cfg.cols - 1)
     assert np.diff(ev["x"]).tolist() == [beat] * (m - 1)
     assert np.diff(ev["y"]).tolist() == [beat] * (m - 1)
-    # Events are counted at the end of the handshake cycle: y is taken at the end of its first
-    # valid cycle, hence + 1 more.
-    assert ev["y"][0] - ev["x"][0] == (cfg.rows + cfg.cols - 1) * beat + 1 + 1
+    # (R + C - 1) beats through skew, PEs and de-skew, then one cycle into the output register.
+    assert ev["y"][0] - ev["x"][0] == (cfg.rows + cfg.cols - 1) * beat + 2
     assert ev["x"][0] - ev["w"][-1] == 1  # the first vector enters right after the last column
 
 

@@ -78,6 +78,7 @@ class StreamSource:
         self.sent = 0
         self.transfers: list[int] = []  # cycle number of every transfer
         self.valid.value = 0
+        self.valid_now = 0
 
     def send(self, payload: int):
         self.queue.append(payload)
@@ -90,6 +91,7 @@ class StreamSource:
         self.queue.clear()
         self.current = None
         self.valid.value = 0
+        self.valid_now = 0
 
     @property
     def last_transfer(self):
@@ -102,7 +104,10 @@ class StreamSource:
         if self.current is None and self.queue and not pause:
             self.current = self.queue.popleft()
             self.payload.value = self.current
-        self.valid.value = int(self.current is not None)
+        valid = int(self.current is not None)
+        if valid != self.valid_now:  # simulator writes are the expensive part of a cycle
+            self.valid.value = valid
+            self.valid_now = valid
 
     def sample(self, cycle: int):
         if self.current is not None and int(self.ready.value):
@@ -130,8 +135,10 @@ class StreamSink:
         return self.transfers[-1] if self.transfers else None
 
     def drive(self, cycle: int):
-        self.ready_now = int(not next(self.pause))
-        self.ready.value = self.ready_now
+        ready = int(not next(self.pause))
+        if ready != self.ready_now:
+            self.ready.value = ready
+            self.ready_now = ready
 
     def sample(self, cycle: int):
         if self.ready_now and int(self.valid.value):

@@ -166,10 +166,12 @@ def build(sim: str, config: str, top: str, *, vdir: Path | None = None):
 
 
 def run(sim: str, config: str, top: str, module: str, *, env: dict | None = None,
-        testcase=None, name: str | None = None, vdir: Path | None = None) -> Path:
+        testcase=None, name: str | None = None, vdir: Path | None = None,
+        quiet: bool = False) -> Path:
     """Run the cocotb tests of ``module`` on ``top``; return the results file.
 
-    Under pytest a failing cocotb test fails the calling test (the runner exits).
+    Under pytest a failing cocotb test fails the calling test (the runner exits). With
+    ``quiet`` the simulator's log goes to ``sim.log`` in the run folder instead of the terminal.
     """
     runner, build_dir, _ = build(sim, config, top, vdir=vdir)
     test_dir = build_dir / "runs" / (name or module.rsplit(".", 1)[-1])
@@ -185,4 +187,5 @@ def run(sim: str, config: str, top: str, module: str, *, env: dict | None = None
         testcase=testcase,
         extra_env=extra,
         timescale=TIMESCALE,
+        log_file=(test_dir / "sim.log") if quiet else None,
     )

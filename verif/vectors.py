@@ -91,12 +91,12 @@ def synthetic_golden(seed: int = 0, n: int = 24, k: int = 96, m: int = 8) -> dic
     return _check_golden(v, v["source"])
 
 
-def ensure_vectors(path: Path = DEFAULT_VECTORS) -> Path:
-    """Write the default golden vectors with ``python -m quant vectors`` unless they exist."""
+def ensure_vectors(path: Path = DEFAULT_VECTORS, args=DEFAULT_ARGS) -> Path:
+    """Write golden vectors with ``python -m quant vectors ARGS`` unless ``path`` exists."""
     path = Path(path)
     if not path.exists():
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        cmd = [sys.executable, "-m", "quant", "-q", "vectors", *DEFAULT_ARGS, "--out", str(path)]
+        cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not path.exists():
             raise RuntimeError(

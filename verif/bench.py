@@ -1,0 +1,154 @@
+"""Cycles per real tile and simulation speed of the three arrays (``python -m verif bench``).
+
+For every array (FineQ, MAC 8x8, MAC 8x3) and simulator it streams, without idle cycles or
+back-pressure, (a) one real tile alone and (b) every K tile of the first column block of the real
+layer back to back, both bit-exact against the golden model, and reports
+
+- the measured span of the lone tile, from its first weight beat to its last result beat,
+  against the schedule's formula ``T = C + (M + R + C - 2) * P + 3`` and the ideal ``M * P``
+  (``R x C`` array, ``M`` vectors, beat ``P`` = max(1, max|q|) for FineQ, 1 for MAC);
+- the cycles of the whole column block;
+- simulation speed in cycles per second of wall time (excluding the build).
+
+Writes build/reports/hdl_bench.json (for scripts) and build/reports/hdl_bench.md (for people).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hdl.config import ArrayKind, preset
+from verif import simulate
+from verif.vectors import (DEFAULT_VECTORS, ensure_vectors, layer_tiles, load_golden,
+                           tiles_to_npz)
+
+REPORTS = simulate.BUILD / "reports"
+BENCH_VECTORS = DEFAULT_VECTORS.with_name("minilm-layer0-query-n24-t64.npz")
+BENCH_ARGS = ["--rows", "24", "--tokens", "64"]
+
+
+def tile_formula(rows: int, cols: int, m: int, p: int) -> int:
+    """Cycles from a tile's first weight beat to its last result beat, no pauses.
+
+    Cycles 0 .. C-1 load the weight columns; vector 0 is taken in cycle C and one more every P
+    cycles; a vector's result is valid (R + C - 1) * P + 2 cycles after the cycle it was taken
+    in ((R + C - 1) beats through skew, array and de-skew, one cycle into the output register);
+    the count includes both end cycles.
+    """
+    return cols + (m + rows + cols - 2) * p + 3
+
+
+def beat_of(kind: ArrayKind, cfg, q: np.ndarray) -> int:
+    if not kind.temporal:
+        return 1
+    return max(1, int(np.abs(q).max())) if cfg.adaptive_phases else cfg.code_length
+
+
+def _run(sim, config, kind, tiles, workdir: Path, tag: str):
+    from cocotb_tools.check_results import get_results
+
+    tiles_path = tiles_to_npz(tiles, workdir / f"{tag}-tiles.npz")
+    results = workdir / f"{tag}-results.npz"
+    results.unlink(missing_ok=True)
+    xml = simulate.run(sim, config, kind.value, "verif.tb_array", testcase="stream_tiles",
+                       name=f"bench-{tag}", quiet=True, env={
+                           "FINEQ_TB_TILES": str(tiles_path),
+                           "FINEQ_TB_RESULTS": str(results),
+                           "FINEQ_TB_PAUSE": "0",
+                       })
+    total, failed = get_results(xml)
+    if failed or not results.exists():
+        raise RuntimeError(f"{kind.value} on {sim}: the run failed; see {Path(xml).parent / 'sim.log'}")
+    with np.load(results) as r:
+        return {"spans": r["spans"].tolist(), "cycles": int(r["cycles"]), "wall": float(r["wall"])}
+
+
+def bench(config: str = "default", sims=None, vectors: Path | None = None) -> dict:
+    cfg = preset(config)
+    sims = sims or list(simulate.SIMULATORS)
+    simulate.use_verilator()
+    path = vectors or ensure_vectors(BENCH_VECTORS, BENCH_ARGS)
+    golden = load_golden(path)
+    workdir = simulate.BUILD / "sim" / config / "bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for kind in ArrayKind:
+        block = layer_tiles(golden, cfg, kind)
+        lone = block[0]
+        m = lone.x.shape[0]
+        p = beat_of(kind, cfg, lone.q)
+        block_p = [beat_of(kind, cfg, t.q) for t in block]
+        for sim in sims:
+            _, _, build_s = simulate.build(sim, config, kind.value)
+            one = _run(sim, config, kind, [lone], workdir, f"{kind.value}-{sim}-tile")
+            many = _run(sim, config, kind, block, workdir, f"{kind.value}-{sim}-block")
+            rows.append({
+                "array": kind.value, "simulator": sim, "rows": cfg.rows, "cols": cfg.cols,
+                "vectors": m, "beat": p,
+                "tile_cycles": one["spans"][0],
+                "tile_formula": tile_formula(cfg.rows, cfg.cols, m, p),
+                "tile_ideal": m * p,
+                "tile_macs": m * cfg.rows * cfg.cols,
+                "block_tiles": len(block),
+                "block_cycles": many["cycles"],
+                "block_sum_of_tile_formulas": sum(tile_formula(cfg.rows, cfg.cols, m, bp) for bp in block_p),
+                "block_mean_beat": float(np.mean(block_p)),
+                "sim_cycles_per_second": many["cycles"] / many["wall"],
+                "sim_wall_seconds": many["wall"],
+                "build_seconds": build_s,
+            })
+    meta = golden.get("meta", {})
+    report = {
+        "config": json.loads(cfg.to_json()),
+        "layer": meta.get("layer"), "model": meta.get("model"), "vectors": str(path),
+        "formula": "T = C + (M + R + C - 2) * P + 3 cycles per tile; ideal M * P",
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "results": rows,
+    }
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "hdl_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    (REPORTS / "hdl_bench.md").write_text(render(report))
+    return report
+
+
+def render(report: dict) -> str:
+    cfg = report["config"]
+    lines = [
+        f"# Array cycles and simulation speed ({cfg['name']}: {cfg['rows']}x{cfg['cols']})",
+        "",
+        f"Real tile: {report['layer']} of {report['model']}, {report['date']}.",
+        f"Formula: {report['formula']}.",
+        "",
+        "| array | sim | M | P | tile cycles | formula | ideal M*P | MACs/cycle | block tiles "
+        "| block cycles | sum of tile formulas | mean P | sim cycles/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['array']} | {r['simulator']} | {r['vectors']} | {r['beat']} | "
+            f"{r['tile_cycles']} | {r['tile_formula']} | {r['tile_ideal']} | "
+            f"{r['tile_macs'] / r['tile_cycles']:.1f} | {r['block_tiles']} | {r['block_cycles']} | "
+            f"{r['block_sum_of_tile_formulas']} | {r['block_mean_beat']:.2f} | "
+            f"{r['sim_cycles_per_second']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m verif bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="default")
+    parser.add_argument("--sim", nargs="+", default=list(simulate.SIMULATORS),
+                        choices=simulate.SIMULATORS)
+    parser.add_argument("--vectors", type=Path, default=None, help="golden .npz (default: real layer, 64 tokens)")
+    args = parser.parse_args(argv)
+    report = bench(args.config, args.sim, args.vectors)
+    print(render(report))
+    print(f"-> {REPORTS / 'hdl_bench.json'}")
+    return 0
