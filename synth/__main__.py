@@ -107,7 +107,7 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
         for name in D.SWEEP_DESIGNS:
             d = next(x for x in D.DESIGNS if x.name == name)
             run.log(f"sweep {n}x{n}: {name}")
-            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=fpga, pnr=pnr, jobs=jobs)
+            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=fpga, pnr=pnr, jobs=jobs, hier=False)
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
                          vectors, entries, label=f" sweep {n}x{n}") if energy else {}

@@ -61,7 +61,7 @@ def generic(src: Source, workdir: Path) -> dict:
     script = src.read_cmds() + f"""
 synth -flatten -top {src.top}
 tee -q -o gates.json stat -json
-dfflegalize -cell $_DFF_P_ x
+dfflegalize -cell $_DFF_P_ 01
 abc -g cmos
 opt_clean
 tee -q -o cmos.json stat -json -tech cmos
@@ -260,7 +260,16 @@ tee -q -o {tag}_stat.json stat -json
         "cells_by_type": by,
     }
     if pnr:
-        out.update(ice40_fmax(src, workdir / f"pnr_{tag}", dsp=dsp, clock=clock, seed=seed))
+        device, _, lcs, dsps = DEVICES[dsp]
+        ports = ports_of(src, workdir)
+        io_ffs = sum(w for n, d, w in ports if n != clock)
+        need = max(out["luts"], out["flip_flops"] + io_ffs)
+        if need > lcs or out["dsps"] > dsps:
+            out.update({"fmax_mhz": None, "device": device,
+                        "fmax_note": f"does not fit iCE40 {device.upper()}: about {need} logic cells "
+                                     f"with registered I/O and {out['dsps']} DSPs; the device has {lcs} and {dsps}"})
+        else:
+            out.update(ice40_fmax(src, workdir / f"pnr_{tag}", dsp=dsp, clock=clock, seed=seed))
     return out
 
 

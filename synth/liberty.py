@@ -201,6 +201,7 @@ class Cell:
     sequential: bool
     next_state: str | None = None
     clocked_on: str | None = None
+    state_vars: list = field(default_factory=list)    # ff (IQ, IQN) names
 
     @property
     def inputs(self):
@@ -345,6 +346,7 @@ def from_group(root: Group, path=None) -> Library:
         cells[name] = Cell(name, float(cg.attr("area", 0)),
                            float(cg.attr("cell_leakage_power", 0)) * leak_scale, pins, seq,
                            ffs[0].attr("next_state") if ffs else None,
-                           (ffs[0].attr("clocked_on") or ffs[0].attr("enable")) if ffs else None)
+                           (ffs[0].attr("clocked_on") or ffs[0].attr("enable")) if ffs else None,
+                           list(ffs[0].args) if ffs else [])
     return Library(root.args[0] if root.args else "?", voltage, temperature, process, cells,
                    energy_pj, path)

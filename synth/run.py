@@ -37,18 +37,19 @@ def _cached(workdir: Path, key: str, fn):
 
 
 def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
-            fpga=True, pnr=True, jobs=1) -> dict:
+            fpga=True, pnr=True, jobs=1, hier=True) -> dict:
     """All area/timing flows on one design; a dict of results (or an 'unavailable' note)."""
     wd = work / design.name
     try:
         src = design.source(config, verilog_dir, wd / "rtl")
     except D.DesignUnavailable as e:
         return {"unavailable": str(e)}
-    key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name)
+    key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name, hier)
     out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
     tasks = {
         "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic")),
-        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty)),
+        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty,
+                                                                     hier=hier and design.group == "array")),
     }
     if fpga:
         tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",

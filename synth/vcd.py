@@ -79,6 +79,7 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
                 _, vtype, width, code, *ref = tokens[:end]
                 width = int(width)
                 name, msb, lsb = _parse_ref(" ".join(ref), width)
+                name = name.lstrip("\\")        # escaped identifiers (\pe_0_0.acc)
                 full = ".".join(scopes + [name])
                 if scope_filter is None or full.startswith(scope_filter):
                     t.vars.setdefault(code, []).append(Var(code, full, width, lsb, msb))
