@@ -62,6 +62,16 @@ def format_table(report: dict) -> str:
 
 
 def write_report(report: dict, path: Path) -> Path:
+    """The JSON report, and beside it a Markdown table with a plot (same stem, .md and .png)."""
+    from .plots import plot_accuracy
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
+    png = plot_accuracy(report["methods"], path.with_suffix(".png"),
+                        title=f"{report['model']}: accuracy against bits per weight")
+    path.with_suffix(".md").write_text(
+        f"# Quantization of {report['model']}\n\n"
+        f"{report['linear_layers']} linear layers, {report['weights']:,} weights, outlier threshold "
+        f"{report['threshold']}, measured on {report['machine']}.\n\n"
+        f"```\n{format_table(report)}\n```\n\n![accuracy against bits per weight]({png.name})\n")
     return path
