@@ -95,10 +95,24 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
     return out
 
 
-def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors):
+def _sweep_row(n, name, e, en):
+    return {"rows": n, "cols": n, "design": name,
+            **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts", "fmax_mhz",
+                                     "asic_fmax_mhz", "peak_macs_per_cycle")},
+            "energy_per_mac_pj": en.get(name, {}).get("energy_per_mac_pj"),
+            "macs_per_cycle": en.get(name, {}).get("macs_per_cycle")}
+
+
+def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors,
+          main_entries=None, main_energy=None):
     from hdl.generate import generate_config
     rows_out = []
     for n in sizes:
+        if main_entries and n == config.rows == config.cols and all(
+                name in main_entries and "area_um2" in main_entries[name] for name in D.SWEEP_DESIGNS):
+            run.log(f"sweep {n}x{n}: the configuration's own size, results of the main run")
+            rows_out += [_sweep_row(n, name, main_entries[name], main_energy or {}) for name in D.SWEEP_DESIGNS]
+            continue
         cfg = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
         vdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}" / "verilog"
         generate_config(cfg, vdir, only=D.SWEEP_DESIGNS)
@@ -111,11 +125,7 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
                          vectors, entries, label=f" sweep {n}x{n}") if energy else {}
-        for name, e in entries.items():
-            rows_out.append({"rows": n, "cols": n, "design": name,
-                             **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts",
-                                                      "fmax_mhz", "asic_fmax_mhz", "peak_macs_per_cycle")},
-                             "energy_per_mac_pj": en.get(name, {}).get("energy_per_mac_pj")})
+        rows_out += [_sweep_row(n, name, e, en) for name, e in entries.items()]
     return rows_out
 
 
@@ -128,7 +138,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
     p.add_argument("--sweep", default="4,8,12,16",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
-    p.add_argument("--sweep-fpga", action="store_true", help="also place and route the sweep (slow)")
+    p.add_argument("--sweep-fpga", action="store_true", help="also run the iCE40 flows in the sweep (slow)")
+    p.add_argument("--sweep-only", action="store_true", help="run only the sweep (to fill its cache)")
     p.add_argument("--tiles", type=int, default=4, help="weight tiles in the energy workload")
     p.add_argument("--vectors", type=int, default=32, help="activation vectors per tile")
     p.add_argument("--vectors-file", type=Path, help="golden vectors .npz from `python -m quant vectors`")
@@ -162,7 +173,7 @@ def main(argv=None) -> int:
     t_start = time.time()
 
     entries = {}
-    for d in designs:
+    for d in ([] if args.sweep_only else designs):
         run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
         m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs)
         entries[d.name] = run.summarize(d.name, m, config, d)
@@ -181,15 +192,15 @@ def main(argv=None) -> int:
         run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
         wl = W.build(args.layer, tokens=max(args.vectors, 64), vectors=args.vectors_file)
     if not args.no_energy:
-        names = [d.name for d in designs if d.name in ENERGY_WEIGHTS]
+        names = [d.name for d in designs if d.name in ENERGY_WEIGHTS and d.name in entries]
         energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
                              args.vectors, entries)
 
     sweep_rows = []
     if sizes:
         sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga and args.sweep_fpga,
-                           pnr, args.jobs, wl, not args.no_energy, max(1, args.tiles // 2),
-                           max(8, args.vectors // 2))
+                           pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
+                           entries, energy)
 
     meta = {
         "config": json.loads(config.to_json()),

@@ -141,7 +141,8 @@ AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors
 def machine() -> dict:
     def ver(cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return (r.stdout.strip() or r.stderr.strip()).splitlines()[0]
         except (OSError, IndexError):
             return None
     cpu = None

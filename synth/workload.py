@@ -45,7 +45,10 @@ def build(layer: str = DEFAULT_LAYER, tokens: int = 64, vectors: Path | None = N
         if missing:
             raise ValueError(f"{vectors} lacks {missing} (expected the output of `python -m quant vectors`)")
         q, x_q = z["q"].astype(np.int8), z["x_q"].astype(np.int8)
-        lname = str(z["layer"]) if "layer" in z else layer
+        lname = layer
+        if "meta" in z:
+            import json
+            lname = json.loads(str(z["meta"])).get("layer", layer)
         q8 = z["q8"].astype(np.int8) if "q8" in z else _int8_codes(lname, q.shape)
         if "acc" in z:
             from quant.golden import int_gemm
@@ -85,9 +88,10 @@ def _int8_codes(layer, shape):
     from quant.rtn import quantize_rtn
     model, _, _ = checkpoint.load_model()
     w = checkpoint.linear_layers(model)[layer].weight.detach()
-    if tuple(w.shape) != tuple(shape):
-        raise ValueError(f"layer {layer} has shape {tuple(w.shape)}, the vectors {shape}")
-    return quantize_rtn(w, 8, name=layer).codes()
+    if w.shape[0] < shape[0] or w.shape[1] < shape[1]:
+        raise ValueError(f"layer {layer} has shape {tuple(w.shape)}, smaller than the vectors' {shape}")
+    # the vectors hold the first N rows and K features of the layer, quantized on their own
+    return quantize_rtn(w[: shape[0], : shape[1]], 8, name=layer).codes()
 
 
 def pack(values, width: int) -> int:
