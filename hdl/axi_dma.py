@@ -2,12 +2,27 @@
 memory) sharing one AXI4 port, with INCR bursts that never cross a 4 KiB boundary."""
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import BURST_INCR, Axi4Signature
 
 __all__ = ["AxiDma", "write_layout"]
+
+
+class ReadState(enum.Enum, shape=2):
+    IDLE = 0
+    PREP = 1
+    ADDR = 2
+    DATA = 3  # decoded as the default branch
+
+
+class WriteState(enum.Enum, shape=3):
+    IDLE = 0
+    PREP = 1
+    ADDR = 2
+    DATA = 3
+    RESP = 4  # decoded as the default branch
 
 WORD_BYTES = 4
 
@@ -89,21 +104,22 @@ class AxiDma(wiring.Component):
             self.rd_data.payload.eq(bus.rdata),
         ]
         r_beat = bus.rvalid & bus.rready
-        with m.FSM(name="read"):
-            with m.State("IDLE"):
+        r_state = Signal(ReadState)
+        with m.Switch(r_state):
+            with m.Case(r_state.enum.IDLE):
                 with m.If(self.rd_start):
                     m.d.sync += [r_addr.eq(self.rd_addr), r_remain.eq(self.rd_words), r_err.eq(0)]
                     with m.If(self.rd_words != 0):
-                        m.next = "PREP"
-            with m.State("PREP"):
+                        m.d.sync += r_state.eq(r_state.enum.PREP)
+            with m.Case(r_state.enum.PREP):
                 m.d.comb += self.rd_busy.eq(1)
                 m.d.sync += r_len.eq(self._burst_length(m, r_addr, r_remain))
-                m.next = "ADDR"
-            with m.State("ADDR"):
+                m.d.sync += r_state.eq(r_state.enum.ADDR)
+            with m.Case(r_state.enum.ADDR):
                 m.d.comb += [self.rd_busy.eq(1), bus.arvalid.eq(1)]
                 with m.If(bus.arready):
-                    m.next = "DATA"
-            with m.State("DATA"):
+                    m.d.sync += r_state.eq(r_state.enum.DATA)
+            with m.Default():  # DATA
                 m.d.comb += [
                     self.rd_busy.eq(1),
                     bus.rready.eq(r_err | self.rd_data.ready),
@@ -116,9 +132,9 @@ class AxiDma(wiring.Component):
                         m.d.sync += r_err.eq(1)
                     with m.If(bus.rlast):
                         with m.If((r_remain == 1) | r_err | bad):
-                            m.next = "IDLE"
+                            m.d.sync += r_state.eq(r_state.enum.IDLE)
                         with m.Else():
-                            m.next = "PREP"
+                            m.d.sync += r_state.eq(r_state.enum.PREP)
 
         # Write engine -----------------------------------------------------------------------
         w_addr = Signal(self.addr_width)
@@ -135,21 +151,22 @@ class AxiDma(wiring.Component):
             bus.wlast.eq(w_beat_n == w_len - 1),
         ]
         w_beat = bus.wvalid & bus.wready
-        with m.FSM(name="write"):
-            with m.State("IDLE"):
+        w_state = Signal(WriteState)
+        with m.Switch(w_state):
+            with m.Case(w_state.enum.IDLE):
                 with m.If(self.wr_start):
                     m.d.sync += [w_addr.eq(self.wr_addr), w_remain.eq(self.wr_words), w_err.eq(0)]
                     with m.If(self.wr_words != 0):
-                        m.next = "PREP"
-            with m.State("PREP"):
+                        m.d.sync += w_state.eq(w_state.enum.PREP)
+            with m.Case(w_state.enum.PREP):
                 m.d.comb += self.wr_busy.eq(1)
                 m.d.sync += [w_len.eq(self._burst_length(m, w_addr, w_remain)), w_beat_n.eq(0)]
-                m.next = "ADDR"
-            with m.State("ADDR"):
+                m.d.sync += w_state.eq(w_state.enum.ADDR)
+            with m.Case(w_state.enum.ADDR):
                 m.d.comb += [self.wr_busy.eq(1), bus.awvalid.eq(1)]
                 with m.If(bus.awready):
-                    m.next = "DATA"
-            with m.State("DATA"):
+                    m.d.sync += w_state.eq(w_state.enum.DATA)
+            with m.Case(w_state.enum.DATA):
                 m.d.comb += [
                     self.wr_busy.eq(1),
                     bus.wvalid.eq(self.wr_data.valid),
@@ -158,8 +175,8 @@ class AxiDma(wiring.Component):
                 with m.If(w_beat):
                     m.d.sync += w_beat_n.eq(w_beat_n + 1)
                     with m.If(bus.wlast):
-                        m.next = "RESP"
-            with m.State("RESP"):
+                        m.d.sync += w_state.eq(w_state.enum.RESP)
+            with m.Default():  # RESP
                 m.d.comb += [self.wr_busy.eq(1), bus.bready.eq(1)]
                 with m.If(bus.bvalid):
                     m.d.sync += [
@@ -169,9 +186,9 @@ class AxiDma(wiring.Component):
                     with m.If(bus.bresp[1]):
                         m.d.sync += w_err.eq(1)
                     with m.If((w_remain == w_len) | bus.bresp[1]):
-                        m.next = "IDLE"
+                        m.d.sync += w_state.eq(w_state.enum.IDLE)
                     with m.Else():
-                        m.next = "PREP"
+                        m.d.sync += w_state.eq(w_state.enum.PREP)
 
         m.d.comb += self.stall.eq((self.rd_busy & ~r_beat) | (self.wr_busy & ~w_beat))
         return m
