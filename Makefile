@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 demo: setup
 	$(PY) -m quant eval
-	$(PY) -m quant quantize --out build/fineq/minilm-fineq.safetensors
+	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
+	$(PY) -m hdl.generate --config default --out build/verilog/default
+	$(PY) -m verif demo --config default
+	$(PY) -m synth --config default
 
 test: setup
 	FINEQ_CONFIG=tiny $(PY) -m pytest -q
@@ -36,6 +39,7 @@ synth: setup
 
 bench: setup
 	$(PY) -m quant bench
+	$(PY) -m verif bench
 
 clean:
 	rm -rf build

@@ -160,7 +160,7 @@ def test_golden_vectors_of_a_real_layer(tmp_path):
 
 
 def test_evaluation_on_real_text_is_sane():
-    report = evaluate(methods=("fineq", "rtn2"), n_sentences=16, n_pairs=24, progress=False)
+    report = evaluate(methods=("fineq", "rtn2"), n_sentences=12, n_pairs=12, progress=False)
     fp32, fineq, rtn2 = (report["methods"][m] for m in ("fp32", "fineq", "rtn2"))
     assert fp32["cos_mean"] == pytest.approx(1.0, abs=1e-5)
     assert fp32["top1_agreement"] == 1.0

@@ -16,11 +16,14 @@ def test_help_explains_every_command():
         assert command in out.stdout
 
 
-def test_quantize_writes_a_valid_file(tmp_path, capsys):
+def test_quantize_writes_a_valid_file(tmp_path, capsys, tiny_bert_dir):
     out = tmp_path / "m.safetensors"
-    assert main(["-q", "quantize", "--threshold", "5", "--out", str(out)]) == 0
+    assert main(["-q", "quantize", "--model", str(tiny_bert_dir), "--threshold", "5", "--out", str(out)]) == 0
     layers, meta = load_packed(out)
-    assert len(layers) == 37 and meta["threshold"] == 5.0
+    # 2 layers x (q, k, v, attention output, intermediate, output) + pooler; K=100 is not a multiple of 3
+    assert len(layers) == 13 and meta["threshold"] == 5.0
+    assert meta["source_model"] == tiny_bert_dir.name
+    assert layers["encoder.layer.1.output.dense"].shape == (48, 100)
     assert "bits/weight" in capsys.readouterr().out
 
 

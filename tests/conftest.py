@@ -1,0 +1,22 @@
+"""Shared fixtures for the fast tests."""
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A small BERT (random weights, the default checkpoint's tokenizer) saved as a local
+    Hugging Face folder: any checkpoint in a folder must work like the default one."""
+    from transformers import BertConfig, BertModel
+
+    from quant.checkpoint import default_model_dir
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=100,
+                        max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(default_model_dir() / name, folder / name)
+    return folder
