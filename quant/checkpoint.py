@@ -78,7 +78,19 @@ def method_registry(threshold: float = DEFAULT_THRESHOLD) -> dict[str, Callable]
         "rtn4": lambda w, name: quantize_rtn(w, 4, name=name),
         "rtn2-g128": lambda w, name: quantize_rtn(w, 2, 128, name=name),
         "rtn3-g128": lambda w, name: quantize_rtn(w, 3, 128, name=name),
+        **_variant_registry(),
     }
+
+
+def _variant_registry() -> dict[str, Callable]:
+    """FineQ variants that need no calibration (quant.fineq_variants; the study's ablations)."""
+    from . import fineq_variants as fv
+
+    out = {f"fineq-t{t:g}": (lambda t: lambda w, name: fv.quantize_threshold(w, t, name=name))(t)
+           for t in (2.0, 3.0, 5.0, 8.0)}
+    out["fineq-noprot"] = lambda w, name: fv.quantize_no_protection(w, name=name)
+    out["fineq-emin"] = lambda w, name: fv.quantize_error_min(w, name=name)
+    return out
 
 
 def quantize_model(model, method: str = "fineq", *, threshold: float = DEFAULT_THRESHOLD,

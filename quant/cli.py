@@ -69,6 +69,36 @@ def cmd_bench(args) -> None:
           f"{figures['model_seconds']:.2f} s ({figures['machine']}) -> {path}")
 
 
+def cmd_study(args) -> None:
+    from .study import DEFAULT_METHODS, run_study, write_reports
+
+    report = run_study(args.model, args.methods or DEFAULT_METHODS, n_sentences=args.sentences,
+                       calibration=args.calibration, progress=not args.quiet)
+    paths = write_reports(report, Path(args.out_dir))
+    g = report["goal"]
+    for line in paths["md"].read_text().splitlines()[4:4 + len(report["methods"]) + 2]:
+        print(line)
+    if g.get("checked"):
+        print(f"goal: {g['method']} at {g['bpw']:.3f} bits/weight ahead of {g['baseline']} on "
+              f"{', '.join(g['ahead_on']) or 'nothing'} -> {'met' if g['met'] else 'not met'}")
+    print(f"-> {paths['json']}, {paths['md']}")
+
+
+def cmd_perplexity(args) -> None:
+    from .perplexity import DEFAULT_SEQLEN, format_perplexity, run_perplexity
+
+    report = run_perplexity(args.model, args.text, args.methods, seqlen=args.seqlen or DEFAULT_SEQLEN,
+                            max_windows=args.max_windows, progress=not args.quiet)
+    print(format_perplexity(report))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        import json
+
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"-> {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate import DEFAULT_METHODS
     from .vectors import DEFAULT_LAYER
@@ -107,6 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=int, default=8, help="activation rows from real text (default 8)")
     p.add_argument("--out", required=True, metavar="FILE", help=".npz file to write")
     p.set_defaults(func=cmd_vectors)
+
+    p = sub.add_parser("study", help="every method (RTN, GPTQ, OWQ, FineQ variants) on one model in one run; "
+                                     "writes build/reports/study.json, study.md and a plot")
+    _model_arg(p)
+    p.add_argument("--methods", nargs="+", default=None, metavar="M", help="methods (default: all of the study)")
+    p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine / Spearman metrics")
+    p.add_argument("--calibration", type=int, default=256,
+                   help="calibration sentences for GPTQ / OWQ / error feedback (taken after the evaluation's)")
+    p.add_argument("--out-dir", default=str(REPORTS), metavar="DIR", help="report folder (default build/reports)")
+    p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "
+                                          "local text file: GPTQ's loop, non-overlapping windows")
+    p.add_argument("--model", metavar="DIR", required=True, help="local Hugging Face causal LM folder")
+    p.add_argument("--text", metavar="FILE", required=True, help="local text file (e.g. WikiText-2 test split)")
+    p.add_argument("--methods", nargs="*", default=["rtn3", "fineq"], metavar="M",
+                   help="weight-only methods to compare with the float model (default: rtn3 fineq)")
+    p.add_argument("--seqlen", type=int, default=None, help="window length in tokens (default 2048)")
+    p.add_argument("--max-windows", type=int, default=None, help="evaluate only the first windows")
+    p.add_argument("--out", default=None, metavar="FILE", help="JSON report to write")
+    p.set_defaults(func=cmd_perplexity)
 
     p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json")
     p.set_defaults(func=cmd_bench)

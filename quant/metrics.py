@@ -6,6 +6,9 @@
   each model embeds both queries and documents itself. Also the top-1 agreement: how
   often the quantized model retrieves the same document as the float32 model (more
   sensitive than recall@1, whose float32 value is itself only about 0.3 on this task).
+* Similarity structure: the Spearman rank correlation between the float32 and the quantized
+  model's cosine similarities of every pair of sentences (does the quantized model order
+  pairs by similarity the same way?).
 
 Sentence embeddings are those of all-MiniLM-L6-v2 (sentence-transformers): mean of the last
 hidden states over real tokens, L2-normalised; inputs truncated to 256 tokens.
@@ -41,6 +44,36 @@ def embed(model, tokenizer, texts: list[str], *, progress: bool = False, desc: s
     return result
 
 
+def average_ranks(x: torch.Tensor) -> torch.Tensor:
+    """Ranks 0..n-1 of a 1-D tensor, ties sharing their average rank (as in Spearman's rho)."""
+    x = x.detach().to(torch.float64).flatten()
+    order = torch.argsort(x, stable=True)
+    sorted_x = x[order]
+    _, inverse, counts = torch.unique_consecutive(sorted_x, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts  # rank of the first member of each tie group
+    average = first.to(torch.float64) + (counts.to(torch.float64) - 1) / 2
+    ranks = torch.empty_like(x)
+    ranks[order] = average[inverse]
+    return ranks
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman rank correlation of two equally long 1-D samples (Pearson of average ranks)."""
+    ra, rb = average_ranks(a), average_ranks(b)
+    if ra.numel() != rb.numel() or ra.numel() < 2:
+        raise ValueError("spearman needs two samples of the same length >= 2")
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = float(ra.norm() * rb.norm())
+    return float((ra @ rb) / denom) if denom > 0 else float("nan")
+
+
+def pair_similarities(embeddings: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of every unordered pair of (normalised) embeddings, upper triangle."""
+    n = embeddings.shape[0]
+    i, j = torch.triu_indices(n, n, offset=1)
+    return (embeddings @ embeddings.T)[i, j]
+
+
 def top1(queries: torch.Tensor, documents: torch.Tensor) -> torch.Tensor:
     """Index of the most similar document for each query."""
     return (queries @ documents.T).argmax(dim=1)
@@ -62,6 +95,7 @@ class Evaluation:
         self.queries = [q for q, _ in pairs]
         self.documents = [d for _, d in pairs]
         self.reference = self._embed(self.sentences, "fp32 sentences")
+        self.reference_pairs = pair_similarities(self.reference)
         self.reference_top1 = top1(self._embed(self.queries, "fp32 queries"),
                                    self._embed(self.documents, "fp32 documents"))
 
@@ -77,6 +111,7 @@ class Evaluation:
         agree = float((top1(queries, documents) == self.reference_top1).float().mean())
         return {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
                 "recall_at_1": recall_at_1(queries, documents), "top1_agreement": agree,
+                "spearman": spearman(pair_similarities(emb), self.reference_pairs),
                 "n_sentences": len(self.sentences), "n_queries": len(self.queries)}
 
 

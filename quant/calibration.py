@@ -1,0 +1,103 @@
+"""Calibration activations from real text: the Hessian ``H = 2/n * X^T X`` of every linear layer.
+
+GPTQ and the error-feedback FineQ variant minimise ``||W X^T - W_hat X^T||^2`` over the inputs
+``X`` a layer sees, whose second moment is all they need. Inputs are collected in one pass of
+the float model over calibration text with forward hooks on every ``nn.Linear``; only real
+tokens count (padding positions, masked out by the attention mask, are dropped).
+
+The calibration text is a fixed slice of ``corpus.sentences()`` after the sentences the
+evaluation embeds (the first ``n_sentences`` of the same list), so calibration and the cosine /
+similarity metrics never see the same sentence. The retrieval pairs are built from the same
+manual's paragraphs, so some calibration sentences also occur inside retrieval documents: the
+corpus on this machine is not large enough to keep those apart as well.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm import tqdm
+
+from . import corpus
+from .checkpoint import linear_layers
+from .errors import FineQError
+
+CALIBRATION_SENTENCES = 256
+EVAL_SENTENCES = 256  # Evaluation's default n_sentences: calibration starts after them
+MAX_TOKENS = 128
+BATCH = 32
+
+
+def calibration_texts(n: int = CALIBRATION_SENTENCES, *, skip: int = EVAL_SENTENCES) -> list[str]:
+    """``n`` real sentences disjoint from the first ``skip`` (the evaluation's sentences)."""
+    available = corpus.sentences()[skip:]
+    if n <= 0:
+        raise FineQError(f"calibration needs at least one sentence, got {n}")
+    if len(available) < n:
+        raise FineQError(f"only {len(available)} calibration sentences after the first {skip}, asked for {n}")
+    return available[:n]
+
+
+@torch.no_grad()
+def collect_hessians(model, tokenizer, texts: list[str], *, layers: dict | None = None,
+                     progress: bool = True) -> dict[str, torch.Tensor]:
+    """``{layer name: H [K, K] float32}`` with ``H = 2/n sum_t x_t x_t^T`` over the real tokens."""
+    if not texts:
+        raise FineQError("calibration needs at least one text")
+    layers = linear_layers(model) if layers is None else layers
+    sums = {name: torch.zeros(lin.in_features, lin.in_features, dtype=torch.float64)
+            for name, lin in layers.items()}
+    counts = dict.fromkeys(layers, 0)
+    state = {"mask": None}
+
+    def hook(name):
+        def record(module, inputs, output):
+            x = inputs[0].detach()
+            mask = state["mask"]
+            if mask is not None and x.dim() == 3 and x.shape[:2] == mask.shape:
+                x = x[mask]
+            x = x.reshape(-1, x.shape[-1]).to(torch.float64)
+            sums[name].addmm_(x.T, x)
+            counts[name] += x.shape[0]
+        return record
+
+    handles = [lin.register_forward_hook(hook(name)) for name, lin in layers.items()]
+    try:
+        for i in tqdm(range(0, len(texts), BATCH), desc="calibration", unit="batch", disable=not progress,
+                      leave=False):
+            batch = tokenizer(texts[i : i + BATCH], padding=True, truncation=True, max_length=MAX_TOKENS,
+                              return_tensors="pt")
+            state["mask"] = batch["attention_mask"].bool() if "attention_mask" in batch else None
+            model(**batch)
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [n for n, c in counts.items() if c == 0]
+    if missing:
+        raise FineQError(f"calibration never reached layer(s) {', '.join(missing[:3])}: unsupported architecture")
+    return {n: (2.0 / counts[n] * sums[n]).to(torch.float32) for n in layers}
+
+
+def fineq_bpw(n: int, k: int) -> float:
+    """Audited bits per weight of fineq-v1 for an [N, K] weight (cluster bytes + float16 scales)."""
+    from .format import num_clusters
+
+    return 8.0 * (n * num_clusters(k) + 2 * n) / (n * k)
+
+
+def calibrated_registry(threshold: float = 4.0) -> dict:
+    """Methods that need the calibration Hessian: ``{name: f(w, h, name) -> layer}``."""
+    from . import fineq_variants as fv
+    from .gptq import quantize_gptq
+    from .owq import quantize_owq
+
+    return {
+        "gptq2": lambda w, h, name: quantize_gptq(w, h, 2, name=name),
+        "gptq3": lambda w, h, name: quantize_gptq(w, h, 3, name=name),
+        "gptq2-g128": lambda w, h, name: quantize_gptq(w, h, 2, 128, name=name),
+        "gptq3-g128": lambda w, h, name: quantize_gptq(w, h, 3, 128, name=name),
+        # OWQ at FineQ's own audited bits per weight for the same layer shape (never above it)
+        "owq2": lambda w, h, name: quantize_owq(w, h, 2, target_bpw=fineq_bpw(*w.shape), name=name),
+        "fineq-ef": lambda w, h, name: fv.quantize_error_feedback(w, h, formats="rule", threshold=threshold,
+                                                                 name=name),
+        "fineq-ef-emin": lambda w, h, name: fv.quantize_error_feedback(w, h, formats="error-min", name=name),
+    }
