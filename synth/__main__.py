@@ -103,6 +103,28 @@ def _sweep_row(n, name, e, en):
             "macs_per_cycle": en.get(name, {}).get("macs_per_cycle")}
 
 
+def annotate_energy(energy: dict, area_entries: dict, library) -> None:
+    """Add the flip-flops' share: their internal energy (clock pin, D and Q transitions) and the
+    clock net's switching energy (two transitions per cycle into every flip-flop's CLK pin)."""
+    V = library.voltage
+    for key, e in energy.items():
+        if "error" in e:
+            continue
+        base = key.split("[")[0]
+        cells = area_entries.get(base, {}).get("cells_by_type", {})
+        seq_types = {t for t in cells if t in library.cells and library.cells[t].sequential}
+        ff_int = sum(v for t, v in e.get("internal_by_cell_type_pj", {}).items() if t in seq_types)
+        c_clk = sum(n * next((p.capacitance for p in library.cells[t].inputs if p.clock), 0.0)
+                    for t, n in cells.items() if t in seq_types)
+        clk_net = e["cycles"] * 2 * 0.5 * c_clk * V * V
+        e["flip_flop_internal_pj"] = ff_int
+        e["clock_net_pj"] = clk_net
+        e["flip_flop_and_clock_share"] = (ff_int + clk_net) / e["energy_pj"] if e["energy_pj"] else None
+        e["flip_flops"] = sum(n for t, n in cells.items() if t in seq_types)
+        if e.get("macs"):
+            e["energy_per_mac_without_clocking_pj"] = (e["energy_pj"] - ff_int - clk_net) / e["macs"]
+
+
 def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors,
           main_entries=None, main_energy=None):
     from hdl.generate import generate_config
@@ -115,16 +137,17 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
             continue
         cfg = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
         vdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}" / "verilog"
-        generate_config(cfg, vdir, only=D.SWEEP_DESIGNS)
+        generate_config(cfg, vdir)
         wdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}"
         entries = {}
         for name in D.SWEEP_DESIGNS:
             d = next(x for x in D.DESIGNS if x.name == name)
             run.log(f"sweep {n}x{n}: {name}")
-            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=fpga, pnr=pnr, jobs=jobs, hier=False)
+            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=n in fpga, pnr=pnr, jobs=jobs, hier=False)
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
                          vectors, entries, label=f" sweep {n}x{n}") if energy else {}
+        annotate_energy(en, entries, liberty.load(liberty_path))
         rows_out += [_sweep_row(n, name, e, en) for name, e in entries.items()]
     return rows_out
 
@@ -138,7 +161,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
     p.add_argument("--sweep", default="4,8,12,16",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
-    p.add_argument("--sweep-fpga", action="store_true", help="also run the iCE40 flows in the sweep (slow)")
+    p.add_argument("--sweep-fpga", default="", help="sweep sizes that also get the iCE40 flows, comma-separated (slow)")
+    p.add_argument("--merge-sweep", type=Path, action="append", default=[],
+                   help="add the sweep rows of another run's area.json (e.g. one made with --sweep-only --out DIR)")
     p.add_argument("--sweep-only", action="store_true", help="run only the sweep (to fill its cache)")
     p.add_argument("--tiles", type=int, default=4, help="weight tiles in the energy workload")
     p.add_argument("--vectors", type=int, default=32, help="activation vectors per tile")
@@ -195,12 +220,28 @@ def main(argv=None) -> int:
         names = [d.name for d in designs if d.name in ENERGY_WEIGHTS and d.name in entries]
         energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
                              args.vectors, entries)
+        annotate_energy(energy, entries, library)
+        for name, e in energy.items():
+            a = entries.get(name)
+            if a and "error" not in e and a.get("area_um2"):
+                a["measured_macs_per_cycle"] = e["macs_per_cycle"]
+                a["measured_macs_per_cycle_per_mm2"] = e["macs_per_cycle"] / (a["area_um2"] * 1e-6)
 
     sweep_rows = []
     if sizes:
-        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga and args.sweep_fpga,
+        fpga_sizes = {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
+        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes if fpga else set(),
                            pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
                            entries, energy)
+
+    for extra in args.merge_sweep:
+        other = json.loads(Path(extra).read_text()).get("sweep", [])
+        have = {(r["rows"], r["design"]) for r in sweep_rows}
+        sweep_rows += [r for r in other if (r["rows"], r["design"]) not in have]
+    if sweep_rows and config.rows == config.cols and not any(r["rows"] == config.rows for r in sweep_rows):
+        sweep_rows += [_sweep_row(config.rows, n, entries[n], energy) for n in D.SWEEP_DESIGNS
+                       if "area_um2" in entries.get(n, {})]
+    sweep_rows.sort(key=lambda r: (r["rows"], r["design"]))
 
     meta = {
         "config": json.loads(config.to_json()),
@@ -224,7 +265,8 @@ def main(argv=None) -> int:
                                "vectors_per_tile": args.vectors} if wl else None,
           "method": "docs/synthesis.md#energy", "designs": energy,
           "ratios": run.ratios({k: v for k, v in energy.items() if "error" not in v},
-                               [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction")])}
+                               [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction"),
+                                ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain")])}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
     (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")

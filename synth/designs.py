@@ -54,7 +54,13 @@ def generated(stem: str):
             _run_generator(config, Path(verilog_dir))
         if not f.exists():
             raise DesignUnavailable(f"{f} does not exist (hdl.generate does not write {stem}.v)")
-        return Source([f], top_of(f, stem))
+        # a private copy: other jobs may regenerate build/verilog while the flows run
+        work_dir.mkdir(parents=True, exist_ok=True)
+        snap = work_dir / f.name
+        text = f.read_text()
+        if not snap.exists() or snap.read_text() != text:
+            snap.write_text(text)
+        return Source([snap], top_of(snap, stem))
     source.describe = f"hdl.generate -> {stem}.v"
     return source
 

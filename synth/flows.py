@@ -187,6 +187,15 @@ def _block_name(module: str) -> str:
     return leaf or module
 
 
+def asic_blocks_run(src: Source, workdir: Path, liberty: Path) -> dict:
+    """The area-by-block run on its own (see :func:`asic_blocks`)."""
+    library = lib_mod.load(liberty)
+    workdir.mkdir(parents=True, exist_ok=True)
+    constr = workdir / "abc.constr"
+    constr.write_text(f"set_driving_cell {DRIVING_CELL}\nset_load {OUTPUT_LOAD_PF}\n")
+    return {"blocks": asic_blocks(src, workdir, Path(liberty).resolve(), constr, library)}
+
+
 def asic_blocks(src: Source, workdir: Path, lib: Path, constr: Path, library) -> dict:
     """Area by block from a hierarchical (not flattened) run: each module's own cells, times the
     number of times it is instantiated, grouped by module name with indices removed."""

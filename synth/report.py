@@ -54,32 +54,36 @@ def write(area: dict, energy: dict, out: Path) -> Path:
         L += ["", "Not measured (Verilog not generated yet):"] + skipped
     if area.get("ratios"):
         L += ["", "## FineQ against the baselines (same flow, same run)", "",
-              "| comparison | area reduction | cell reduction | transistor reduction | LUT reduction | Fmax ratio (iCE40) | Fmax ratio (ASIC) | peak MACs/cycle/area ratio |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| comparison | area reduction | cell reduction | transistor reduction | LUT reduction | Fmax ratio (iCE40) | Fmax ratio (ASIC) | peak MACs/cycle/area ratio | measured MACs/cycle/area ratio |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for k, r in area["ratios"].items():
             L.append(f"| {k.replace('_vs_', ' vs ')} | {_pct(r.get('area_um2_reduction'))} | {_pct(r.get('cells_reduction'))} | "
                      f"{_pct(r.get('transistors_reduction'))} | {_pct(r.get('ice40_luts_reduction'))} | "
                      f"{_f(r.get('fmax_mhz_ratio'), '{:.2f}x')} | {_f(r.get('asic_fmax_mhz_ratio'), '{:.2f}x')} | "
-                     f"{_f(r.get('peak_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} |")
+                     f"{_f(r.get('peak_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} | "
+                     f"{_f(r.get('measured_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} |")
     if energy.get("designs"):
         wl = energy.get("workload") or {}
         L += ["", "## Energy (gate-level switching activity, real workload)", "",
               f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors.", "",
-              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | pJ/MAC | pJ/cycle | check |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | flip-flops + clock | pJ/MAC | pJ/cycle | check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for n, e in energy["designs"].items():
             if "error" in e:
-                L.append(f"| `{n}` | | | | | | | | | error: {e['error'][:80]} | | |")
+                L.append(f"| `{n}` | | | | | | | | | | error: {e['error'][:80]} | | |")
                 continue
             L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
                      f"{e['energy_pj'] / 1000:.2f} | {_pct(e['internal_pj'] / e['energy_pj'])} | "
                      f"{_pct(e['switching_pj'] / e['energy_pj'])} | {_pct(e['leakage_pj'] / e['energy_pj'])} | "
+                     f"{_pct(e.get('flip_flop_and_clock_share'))} | "
                      f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | {e.get('check', '')} |")
         if energy.get("ratios"):
-            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | power ratio (pJ/cycle) |", "|---|---:|---:|"]
+            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | without flip-flops and clock | power ratio (pJ/cycle) | throughput ratio (MACs/cycle) |",
+                  "|---|---:|---:|---:|---:|"]
             for k, r in energy["ratios"].items():
                 L.append(f"| {k.replace('_vs_', ' vs ')} | {_f(r.get('energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
-                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} |")
+                         f"{_f(r.get('energy_per_mac_without_clocking_pj_efficiency'), '{:.2f}x')} | "
+                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} | {_f(r.get('macs_per_cycle_ratio'), '{:.2f}')} |")
         first = next((e for e in energy["designs"].values() if "operating_point" in e), None)
         if first:
             L += ["", f"Operating point: {first['operating_point']}."]

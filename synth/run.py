@@ -48,9 +48,10 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
     out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
     tasks = {
         "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic")),
-        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty,
-                                                                     hier=hier and design.group == "array")),
+        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False)),
     }
+    if hier and design.group == "array":
+        tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty))
     if fpga:
         tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",
                                          lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock))
@@ -95,7 +96,7 @@ def summarize(name, m, config, design: D.Design) -> dict:
         "fmax_device": i.get("device"),
         "fmax_note": i.get("fmax_note"),
         "ice40_dsp": {k: idsp.get(k) for k in ("luts", "carries", "flip_flops", "dsps", "fmax_mhz", "device", "fmax_note")} if idsp else None,
-        "blocks": a.get("blocks"),
+        "blocks": (m.get("blocks") or {}).get("blocks"),
         "cells_by_type": a.get("cells_by_type"),
         "generic_gates_by_type": g.get("gates_by_type"),
     }
@@ -135,7 +136,7 @@ def ratios(entries: dict, metric_pairs) -> dict:
 
 AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors", "reduction"),
                 ("ice40_luts", "reduction"), ("fmax_mhz", "gain"), ("asic_fmax_mhz", "gain"),
-                ("peak_macs_per_cycle_per_mm2", "gain")]
+                ("peak_macs_per_cycle_per_mm2", "gain"), ("measured_macs_per_cycle_per_mm2", "gain")]
 
 
 def machine() -> dict:

@@ -290,3 +290,23 @@ endmodule
     assert out.returncode == 0, out.stderr
     run = subprocess.run(["vvp", "-n", str(tmp_path / "t.vvp")], capture_output=True, text=True)
     assert "DONE" in run.stdout and "FAIL" not in run.stdout, run.stdout
+
+
+def test_ratios_and_report(tmp_path):
+    """Reductions are 1 - FineQ/baseline, efficiencies baseline/FineQ; the report renders both."""
+    from synth import report, run
+    entries = {"fineq_array": {"area_um2": 40.0, "fmax_mhz": 100.0},
+               "mac8x8_array": {"area_um2": 100.0, "fmax_mhz": 80.0},
+               "mac8x3_array": {"unavailable": "not generated"}}
+    r = run.ratios(entries, run.AREA_METRICS)
+    assert list(r) == ["fineq_array_vs_mac8x8_array"]
+    assert r["fineq_array_vs_mac8x8_array"]["area_um2_reduction"] == pytest.approx(0.6)
+    assert r["fineq_array_vs_mac8x8_array"]["fmax_mhz_ratio"] == pytest.approx(1.25)
+    en = {"fineq_array": {"energy_per_mac_pj": 2.0}, "mac8x8_array": {"energy_per_mac_pj": 3.0}}
+    er = run.ratios(en, [("energy_per_mac_pj", "efficiency")])
+    assert er["fineq_array_vs_mac8x8_array"]["energy_per_mac_pj_efficiency"] == pytest.approx(1.5)
+    area = {"config": {"name": "t", "rows": 2, "cols": 2}, "machine": {}, "designs": entries, "ratios": r,
+            "liberty": {"library": "toy", "operating_point": "x", "nand2_area_um2": 1.0}, "sweep": []}
+    md = report.write(area, {"designs": {}}, tmp_path).read_text()
+    assert "| fineq_array vs mac8x8_array | 60.0%" in md
+    assert "`mac8x3_array`: not generated" in md
