@@ -102,30 +102,40 @@ class SystolicArray(wiring.Component):
         col = Signal(range(cols))
         valid = Signal(depth)  # valid[k]: a vector is k beats into the array
         lasts = Signal(depth)
-        in_flight = valid.any()
+        # Control terms are named signals, not Python expressions: an expression connected to
+        # every PE would be copied into the netlist once per PE.
+        in_flight = Signal()
+        first, last = Signal(), Signal()
+        stall, run, advance, boundary = Signal(), Signal(), Signal(), Signal()
+        accept, step, capture = Signal(), Signal(), Signal()
+        m.d.comb += in_flight.eq(valid.any())
 
         # Beat control. `first`/`last` mark the first and last cycle of a beat.
         if kind.temporal:
             phases = Signal(unsigned(cfg.phase_width), init=cfg.code_length)
             phase = Signal(unsigned(cfg.phase_width))  # counts P-1 down to 0
-            first = phase == phases - 1
-            last = phase == 0
+            m.d.comb += [
+                first.eq(phase == phases - 1),
+                last.eq(phase == 0),
+            ]
         else:
             phases = Const(1, unsigned(cfg.phase_width))
             phase = Const(0, unsigned(cfg.phase_width))
-            first = last = Const(1)
+            m.d.comb += [first.eq(1), last.eq(1)]
         m.d.comb += self.phases.eq(phases)
 
-        # A first cycle overwrites the output register, so it waits while y is full and unread.
-        stall = first & self.y.valid & ~self.y.ready
-        run = ((state == State.COMPUTE) & self.x.valid) | in_flight
-        advance = run & ~stall
-        # A vector may enter at the end of a beat, or at once when the array is empty.
-        boundary = last | ~in_flight
-        m.d.comb += self.x.ready.eq((state == State.COMPUTE) & boundary & ~stall)
-        accept = self.x.valid & self.x.ready
-        step = advance & boundary  # activations and valid bits move
-        capture = advance & first  # partial sums leave the bottom row
+        m.d.comb += [
+            # A first cycle overwrites the output register: it waits while y is full and unread.
+            stall.eq(first & self.y.valid & ~self.y.ready),
+            run.eq(((state == State.COMPUTE) & self.x.valid) | in_flight),
+            advance.eq(run & ~stall),
+            # A vector may enter at the end of a beat, or at once when the array is empty.
+            boundary.eq(last | ~in_flight),
+            self.x.ready.eq((state == State.COMPUTE) & boundary & ~stall),
+            accept.eq(self.x.valid & self.x.ready),
+            step.eq(advance & boundary),  # activations and valid bits move
+            capture.eq(advance & first),  # partial sums leave the bottom row
+        ]
 
         if kind.temporal:
             with m.If(step):
@@ -149,8 +159,11 @@ class SystolicArray(wiring.Component):
             m.d.comb += iskew.i[r].eq(Mux(accept, self.x.payload.data[r], 0))
 
         # Weight loading: a column chain fed at the right edge, so beat c ends in column c.
-        load = self.w.valid & self.w.ready
-        m.d.comb += self.w.ready.eq((state == State.LOAD) & ~in_flight)
+        load = Signal()
+        m.d.comb += [
+            self.w.ready.eq((state == State.LOAD) & ~in_flight),
+            load.eq(self.w.valid & self.w.ready),
+        ]
         with m.If(load):
             m.d.sync += col.eq(Mux(col == cols - 1, 0, col + 1))
             with m.If(col == cols - 1):
@@ -217,7 +230,8 @@ class SystolicArray(wiring.Component):
         beat_seen = 0
         for b in beat:
             beat_seen = beat_seen | b
-        now = Mux(col == 0, 0, seen) | beat_seen
+        now = Signal(longest)
+        m.d.comb += now.eq(Mux(col == 0, 0, seen) | beat_seen)
         with m.If(load):
             m.d.sync += seen.eq(now)
             with m.If(col == cfg.cols - 1):

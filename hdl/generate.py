@@ -69,14 +69,17 @@ def to_verilog(component, name: str) -> str:
 
 
 STAMP = ".fineq-generate.sha256"
+# The modules the generated files depend on (other hdl/ files do not invalidate them).
+SOURCES = ("config", "decoder", "temporal_pe", "mac_pe", "skew", "array", "generate")
 
 
 def _source_digest(cfg: ArrayConfig) -> str:
     """Hash of everything the output depends on: the hdl sources, the config, Amaranth."""
     h = hashlib.sha256(cfg.to_json().encode())
     h.update(amaranth.__version__.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
+    for name in SOURCES:
+        path = Path(__file__).parent / f"{name}.py"
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 

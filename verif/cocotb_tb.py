@@ -27,8 +27,9 @@ CLOCK_NS = 10
 
 
 def tb_rng(salt: str = "") -> random.Random:
-    """A seeded generator: FINEQ_TB_SEED if given, else cocotb's seed (printed in the log)."""
-    seed = os.environ.get("FINEQ_TB_SEED") or os.environ.get("COCOTB_RANDOM_SEED") or "1"
+    """A seeded generator: FINEQ_TB_SEED if given, else cocotb's per-run seed (printed in the
+    log; rerun with COCOTB_RANDOM_SEED=<seed> to repeat a failing run)."""
+    seed = os.environ.get("FINEQ_TB_SEED") or str(cocotb.RANDOM_SEED)
     return random.Random(f"{seed}/{salt}")
 
 
