@@ -155,9 +155,12 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m synth", description=__doc__.split("\n")[0])
     p.add_argument("--config", default="default", help="hdl preset: tiny, default or large")
+    p.add_argument("--size", type=int, help="measure an n x n array of the preset instead of its own size "
+                   "(Verilog generated under build/synth/sweep/NxN/verilog)")
     p.add_argument("--designs", help="comma-separated subset of: " + ", ".join(d.name for d in D.DESIGNS))
     p.add_argument("--no-fpga", action="store_true", help="skip the iCE40 flows")
     p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
+    p.add_argument("--no-blocks", action="store_true", help="skip the hierarchical area-by-block runs")
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
     p.add_argument("--sweep", default="4,8,12,16",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
@@ -193,6 +196,13 @@ def main(argv=None) -> int:
     library = liberty.load(lib_path)
     verilog_dir = build / "verilog" / config.name
     work = build / "synth" / config.name
+    if args.size:
+        from hdl.generate import generate_config
+        n = args.size
+        config = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
+        work = build / "synth" / "sweep" / f"{n}x{n}"
+        verilog_dir = work / "verilog"
+        generate_config(config, verilog_dir)
     fpga = not args.no_fpga
     pnr = not args.no_pnr
     t_start = time.time()
@@ -200,7 +210,8 @@ def main(argv=None) -> int:
     entries = {}
     for d in ([] if args.sweep_only else designs):
         run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
-        m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs)
+        m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs,
+                        hier=not args.no_blocks)
         entries[d.name] = run.summarize(d.name, m, config, d)
         e = entries[d.name]
         if "unavailable" in e:

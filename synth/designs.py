@@ -49,7 +49,7 @@ def _root() -> Path:
 def generated(stem: str):
     """Verilog written by ``hdl.generate`` for the configuration: ``<verilog_dir>/<stem>.v``."""
     def source(config, verilog_dir: Path, work_dir: Path) -> Source:
-        f = Path(verilog_dir) / f"{stem}.v"
+        f = Path(verilog_dir) / f"{stem}.v"       # stem may name a sub-folder: "accel/top"
         if not f.exists():
             _run_generator(config, Path(verilog_dir))
         if not f.exists():
@@ -60,7 +60,7 @@ def generated(stem: str):
         text = f.read_text()
         if not snap.exists() or snap.read_text() != text:
             snap.write_text(text)
-        return Source([snap], top_of(snap, stem))
+        return Source([snap], top_of(snap, Path(stem).name))
     source.describe = f"hdl.generate -> {stem}.v"
     return source
 
@@ -170,8 +170,8 @@ DESIGNS: list[Design] = [
     Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
     Design("input_skew", "Activation input skew (shift registers)", generated("input_skew"), "block"),
     Design("output_deskew", "Partial-sum output de-skew", generated("output_deskew"), "block"),
-    Design("vector_unit", "Vector unit (requantization)", generated("vector_unit"), "block"),
-    Design("fineq_top", "Whole accelerator (top level)", generated("fineq_top"), "top"),
+    Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("accel/vector_unit"), "block"),
+    Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("accel/top"), "top"),
 ]
 
 # the FineQ array and the baselines it is compared with

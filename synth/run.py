@@ -21,12 +21,12 @@ def log(msg):
     print(f"synth [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _cached(workdir: Path, key: str, fn):
+def _cached(workdir: Path, key: str, fn, alt_keys=()):
     f = workdir / "result.json"
     if f.exists():
         try:
             data = json.loads(f.read_text())
-            if data.get("key") == key:
+            if data.get("key") == key or data.get("key") in alt_keys:
                 return data["result"]
         except (json.JSONDecodeError, KeyError):
             pass
@@ -44,19 +44,21 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
         src = design.source(config, verilog_dir, wd / "rtl")
     except D.DesignUnavailable as e:
         return {"unavailable": str(e)}
-    key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name, hier)
+    key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name, False)
+    alt = (D.fingerprint(src, FLOW_VERSION, Path(liberty).name, True),)   # keys of earlier runs
     out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
     tasks = {
-        "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic")),
-        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False)),
+        "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic"), alt),
+        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False), alt),
     }
     if hier and design.group == "array":
-        tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty))
+        tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty), alt)
     if fpga:
+        alt_p = tuple(a + f"{pnr}" for a in alt)
         tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",
-                                         lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock))
+                                         lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock), alt_p)
         tasks["ice40_dsp"] = lambda: _cached(wd / "ice40_dsp", key + f"{pnr}",
-                                             lambda: flows.ice40(src, wd / "ice40_dsp", dsp=True, pnr=pnr, clock=design.clock))
+                                             lambda: flows.ice40(src, wd / "ice40_dsp", dsp=True, pnr=pnr, clock=design.clock), alt_p)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
         futs = {k: ex.submit(v) for k, v in tasks.items()}
         res = {}
