@@ -117,7 +117,13 @@ def generate_config(cfg: ArrayConfig, out_dir: Path, *, force: bool = False) -> 
 
 def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the Verilog and ``config.json`` of preset ``config_name`` under ``out_dir``."""
-    return generate_config(preset(config_name), Path(out_dir), force=force)
+    written = generate_config(preset(config_name), Path(out_dir), force=force)
+    # The accelerator top level (top.v, vector_unit.v, fineq_accel.h; hdl/top.py, issue #4),
+    # with its own up-to-date check. Presets only: it needs the preset's buffer sizes.
+    from .top import generate_top
+
+    written.update(generate_top(config_name, Path(out_dir), force=force))
+    return written
 
 
 def main(argv=None) -> int:

@@ -15,17 +15,15 @@ import numpy as np
 import pytest
 
 from hdl.accel_config import accel_preset
-from hdl.top import generate_top
 from verif import simulate
 from verif.top_jobs import (ensure_layer_vectors, jobs_to_npz, layer_job, random_job)
 from verif.vectors import load_golden
 
 
 @pytest.fixture(scope="session")
-def top_verilog(config_name):
-    out = simulate.BUILD / "verilog" / config_name / "accel"
-    generate_top(config_name, out)
-    return out
+def top_verilog(verilog):
+    """build/verilog/<config>/, where hdl.generate also writes top.v."""
+    return verilog
 
 
 def slice_jobs(golden, config_name):

@@ -93,13 +93,11 @@ def useful_pulses(q: np.ndarray, m: int) -> int:
 def run_jobs_on(sim: str, config: str, jobs, out_dir: Path, *, pause: float = 0.0,
                 testcase="run_jobs") -> dict:
     """Run ``jobs`` through top.v on ``sim``; return the testbench's results plus wall time."""
-    from hdl.top import generate_top
     from verif import simulate
     from verif.top_jobs import jobs_to_npz
 
     simulate.use_verilator()
-    vdir = simulate.BUILD / "verilog" / config / "accel"
-    generate_top(config, vdir)
+    vdir = simulate.verilog_dir(config)  # hdl.generate writes top.v there too
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
