@@ -196,6 +196,7 @@ def main(argv=None) -> int:
     library = liberty.load(lib_path)
     verilog_dir = build / "verilog" / config.name
     work = build / "synth" / config.name
+    preset_config, preset_vdir, preset_work = config, verilog_dir, work
     if args.size:
         from hdl.generate import generate_config
         n = args.size
@@ -210,8 +211,14 @@ def main(argv=None) -> int:
     entries = {}
     for d in ([] if args.sweep_only else designs):
         run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
-        m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs,
-                        hier=not args.no_blocks)
+        if d.preset_only:
+            m = run.measure(d, preset_config, preset_vdir, preset_work, lib_path, fpga=fpga, pnr=pnr,
+                            jobs=args.jobs, hier=not args.no_blocks)
+            if "unavailable" not in m:
+                m["title"] += f" (preset {preset_config.name}: {preset_config.rows} x {preset_config.cols})"
+        else:
+            m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs,
+                            hier=not args.no_blocks)
         entries[d.name] = run.summarize(d.name, m, config, d)
         e = entries[d.name]
         if "unavailable" in e:

@@ -40,6 +40,7 @@ class Design:
     workload: str | None = None         # energy driver name in synth.workload
     clock: str = "clk"
     reset: str = "rst"
+    preset_only: bool = False   # generated for the presets only (measured at the preset's size)
 
 
 def _root() -> Path:
@@ -170,8 +171,8 @@ DESIGNS: list[Design] = [
     Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
     Design("input_skew", "Activation input skew (shift registers)", generated("input_skew"), "block"),
     Design("output_deskew", "Partial-sum output de-skew", generated("output_deskew"), "block"),
-    Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("accel/vector_unit"), "block"),
-    Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("accel/top"), "top"),
+    Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("accel/vector_unit"), "block", preset_only=True),
+    Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("accel/top"), "top", preset_only=True),
 ]
 
 # the FineQ array and the baselines it is compared with
