@@ -118,10 +118,17 @@ def _runner(sim: str):
         return get_runner(sim)
 
     class CachedLibraryVerilator(Verilator):
-        # Verilator rewrites Vtop.mk, on which make makes the library objects depend; touching
-        # the seeded objects between the two build steps keeps them.
         def _build_command(self):
             verilate, make = super()._build_command()
+            # The runner makes every signal of the design public (--public-flat-rw), which
+            # stops Verilator optimising and triples the C++ to compile; our testbenches only
+            # touch the top module's ports, so only those are made public.
+            public = self.build_dir / "public_ports.vlt"
+            public.write_text("`verilator_config\n"
+                              f'public_flat_rw -module "{self.hdl_toplevel}" -var "*"\n')
+            verilate = [a for a in verilate if a != "--public-flat-rw"] + [str(public)]
+            # Verilator rewrites Vtop.mk, on which make makes the library objects depend;
+            # touching the seeded objects between the two build steps keeps them.
             seeded = [str(self.build_dir / f"{s}.o") for s in LIBRARY_OBJECTS]
             # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models large enough
             # to be split into several files pass the precompiled header as a bare file name.
@@ -143,7 +150,7 @@ def build(sim: str, config: str, top: str, *, vdir: Path | None = None):
     args = VERILATOR_ARGS if sim == "verilator" else []
     build_dir = BUILD / "sim" / config / sim / top
     stamp = build_dir / "fineq-build.sha256"
-    digest = _digest(sources, (sim, top, args, TIMESCALE))
+    digest = _digest(sources, (sim, top, args, TIMESCALE, "public-ports"))
     runner = _runner(sim)
     product = build_dir / (top if sim == "verilator" else "sim.vvp")
     if stamp.exists() and stamp.read_text() == digest and product.exists():
