@@ -72,8 +72,13 @@ def cmd_bench(args) -> None:
 def cmd_study(args) -> None:
     from .study import DEFAULT_METHODS, run_study, write_reports
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     report = run_study(args.model, args.methods or DEFAULT_METHODS, n_sentences=args.sentences,
-                       calibration=args.calibration, progress=not args.quiet)
+                       n_pairs=args.pairs, calibration=args.calibration, progress=not args.quiet,
+                       on_result=lambda partial: write_reports(partial, Path(args.out_dir)))
     paths = write_reports(report, Path(args.out_dir))
     g = report["goal"]
     for line in paths["md"].read_text().splitlines()[4:4 + len(report["methods"]) + 2]:
@@ -97,6 +102,17 @@ def cmd_perplexity(args) -> None:
 
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"-> {out}")
+
+
+def cmd_shards(args) -> None:
+    from .sharded import quantize_sharded
+
+    f = quantize_sharded(args.checkpoint, args.out, threshold=args.threshold, include=args.include,
+                         progress=not args.quiet)
+    print(f"{f['layers']} tensors from {f['shards']} shard(s), {f['checkpoint_bytes'] / 2**20:.1f} MiB checkpoint "
+          f"(largest tensor {f['largest_tensor_bytes'] / 2**20:.1f} MiB): {f['bpw']:.4f} bits/weight in "
+          f"{f['seconds']:.1f} s, peak memory {f['peak_bytes'] / 2**20:.1f} MiB ({f['peak_memory_method']}) "
+          f"-> {f['out']}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.add_argument("--methods", nargs="+", default=None, metavar="M", help="methods (default: all of the study)")
     p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine / Spearman metrics")
+    p.add_argument("--pairs", type=int, default=None, help="retrieval pairs (default: all, about 250)")
     p.add_argument("--calibration", type=int, default=256,
                    help="calibration sentences for GPTQ / OWQ / error feedback (taken after the evaluation's)")
     p.add_argument("--out-dir", default=str(REPORTS), metavar="DIR", help="report folder (default build/reports)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "
@@ -158,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-windows", type=int, default=None, help="evaluate only the first windows")
     p.add_argument("--out", default=None, metavar="FILE", help="JSON report to write")
     p.set_defaults(func=cmd_perplexity)
+
+    p = sub.add_parser("shards", help="quantize a (sharded) safetensors checkpoint one tensor at a time, "
+                                      "streaming the fineq-v1 file: peak memory tied to the largest tensor")
+    p.add_argument("--checkpoint", required=True, metavar="DIR",
+                   help="folder with model.safetensors.index.json or model.safetensors, or a .safetensors file")
+    _threshold_arg(p)
+    p.add_argument("--include", default=None, metavar="REGEX",
+                   help="quantize the 2-D *.weight tensors whose names match (default: all but embeddings, "
+                        "norms and the output head)")
+    p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
+    p.set_defaults(func=cmd_shards)
 
     p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json")
     p.set_defaults(func=cmd_bench)

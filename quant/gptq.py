@@ -75,8 +75,8 @@ def prepare(w: torch.Tensor, h: torch.Tensor, damp: float = DAMP, name: str = "w
             upper, info = torch.linalg.cholesky_ex(hinv, upper=True)
             if int(info) == 0:
                 return w, upper.to(torch.float32), h
-    raise FineQError(f"{name}: the calibration Hessian is not positive definite even with dampening "
-                     f"{100 * damp:.0f}x100 % of its mean diagonal")
+    raise FineQError(f"{name}: the calibration Hessian is not positive definite even with dampening of "
+                     f"{100 * 100 * damp:g}% of its mean diagonal (too few calibration tokens?)")
 
 
 def gptq_columns(w: torch.Tensor, u: torch.Tensor, quantizer: ColumnQuantizer, *,

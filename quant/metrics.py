@@ -30,10 +30,12 @@ BATCH = 32
 def embed(model, tokenizer, texts: list[str], *, progress: bool = False, desc: str = "embed") -> torch.Tensor:
     """L2-normalised mean-pooled sentence embeddings [len(texts), hidden]."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths, less padding
+    # a model with fewer positions than MAX_TOKENS (a small local checkpoint) truncates earlier
+    limit = min(MAX_TOKENS, getattr(getattr(model, "config", None), "max_position_embeddings", None) or MAX_TOKENS)
     out = []
     for i in tqdm(range(0, len(texts), BATCH), desc=desc, unit="batch", disable=not progress, leave=False):
         batch = tokenizer([texts[j] for j in order[i : i + BATCH]], padding=True, truncation=True,
-                          max_length=MAX_TOKENS, return_tensors="pt")
+                          max_length=limit, return_tensors="pt")
         hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)

@@ -30,12 +30,12 @@ from .fineq import DEFAULT_THRESHOLD, FineQLayer
 from .memory import PeakMemory
 from .metrics import Evaluation, summarize_bpw
 
+# the goal's comparison first, so a partial report (written after every method) says the most
 DEFAULT_METHODS = (
-    "rtn2", "rtn3", "rtn4", "rtn2-g128", "rtn3-g128",
-    "gptq2", "gptq3", "gptq2-g128", "gptq3-g128",
-    "owq2",
-    "fineq-noprot", "fineq-t2", "fineq-t3", "fineq", "fineq-t5", "fineq-t8",
-    "fineq-emin", "fineq-ef", "fineq-ef-emin",
+    "rtn3", "rtn4", "fineq", "fineq-ef-emin", "fineq-emin", "fineq-ef",
+    "gptq2", "gptq3", "owq2", "rtn2",
+    "fineq-noprot", "fineq-t2", "fineq-t3", "fineq-t5", "fineq-t8",
+    "gptq2-g128", "gptq3-g128", "rtn2-g128", "rtn3-g128",
 )
 METRICS = ("cos_mean", "cos_min", "recall_at_1", "spearman")
 THRESHOLD_SWEEP = {"fineq-t2": 2.0, "fineq-t3": 3.0, "fineq": 4.0, "fineq-t5": 5.0, "fineq-t8": 8.0,
@@ -56,8 +56,9 @@ def all_methods(threshold: float = DEFAULT_THRESHOLD) -> list[str]:
     return [*method_registry(threshold), *calibrated_registry(threshold)]
 
 
-def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256,
-              calibration: int = CALIBRATION_SENTENCES, progress: bool = True) -> dict:
+def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256, n_pairs: int | None = None,
+              calibration: int = CALIBRATION_SENTENCES, progress: bool = True, on_result=None) -> dict:
+    """Run every method; ``on_result(report so far)`` is called after each (for partial reports)."""
     plain, calibrated = method_registry(DEFAULT_THRESHOLD), calibrated_registry(DEFAULT_THRESHOLD)
     unknown = [m for m in methods if m not in plain and m not in calibrated]
     if unknown:
@@ -65,7 +66,7 @@ def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256
     model, tokenizer, name = load_model(model_dir)
     layers = linear_layers(model)
     original = {n: lin.weight.detach().clone() for n, lin in layers.items()}
-    ev = Evaluation(model, tokenizer, n_sentences=n_sentences, progress=progress)
+    ev = Evaluation(model, tokenizer, n_sentences=n_sentences, n_pairs=n_pairs, progress=progress)
     results = {"fp32": {"bpw": 32.0, "seconds": 0.0, "peak_mb": 0.0, "family": "float",
                         **ev.score("fp32")}}
     hessians, calib = None, {}
@@ -100,12 +101,17 @@ def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256
         with torch.no_grad():
             for n, lin in layers.items():
                 lin.weight.copy_(original[n])
-    report = {"model": name, "linear_layers": len(layers), "weights": sum(w.numel() for w in original.values()),
-              "machine": machine(), "peak_memory_method": PeakMemory().method,
-              "calibration": calib, "methods": results}
-    report["pareto"] = pareto(results)
-    report["goal"] = goal(results)
-    return report
+        report = _report(name, layers, original, calib, results, complete=method == methods[-1])
+        if on_result is not None:
+            on_result(report)
+    return _report(name, layers, original, calib, results, complete=True)
+
+
+def _report(name, layers, original, calib, results, *, complete: bool) -> dict:
+    return {"model": name, "linear_layers": len(layers), "weights": sum(w.numel() for w in original.values()),
+            "machine": machine(), "threads": torch.get_num_threads(), "peak_memory_method": PeakMemory().method,
+            "complete": complete, "calibration": calib, "methods": dict(results),
+            "pareto": pareto(results), "goal": goal(results)}
 
 
 def pareto(results: dict, metric: str = "cos_mean") -> list[str]:
@@ -209,6 +215,9 @@ def write_reports(report: dict, out_dir: Path) -> dict[str, Path]:
         "",
         format_table(report),
         "",
+        *([] if report.get("complete", True) else
+          ["**Partial report**: the run has not finished (or was stopped); the methods above are all "
+           "that were measured.", ""]),
         "## Pareto front (fewest bits for a given mean cosine)",
         "",
         " -> ".join(f"{m} ({report['methods'][m]['bpw']:.2f} b, cos {report['methods'][m]['cos_mean']:.3f})"
