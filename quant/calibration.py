@@ -55,8 +55,8 @@ def collect_hessians(model, tokenizer, texts: list[str], *, layers: dict | None 
             mask = state["mask"]
             if mask is not None and x.dim() == 3 and x.shape[:2] == mask.shape:
                 x = x[mask]
-            x = x.reshape(-1, x.shape[-1]).to(torch.float64)
-            sums[name].addmm_(x.T, x)
+            x = x.reshape(-1, x.shape[-1]).to(torch.float32)
+            sums[name] += (x.T @ x).to(torch.float64)  # float32 product per batch, float64 running sum
             counts[name] += x.shape[0]
         return record
 

@@ -70,8 +70,13 @@ def cmd_bench(args) -> None:
 
 
 def cmd_study(args) -> None:
-    from .study import DEFAULT_METHODS, run_study, write_reports
+    from .study import DEFAULT_METHODS, merge_reports, run_study, write_reports
 
+    if args.merge:
+        report = merge_reports(args.merge)
+        paths = write_reports(report, Path(args.out_dir))
+        print(f"{len(report['methods']) - 1} methods from {len(args.merge)} report(s) -> {paths['json']}, {paths['md']}")
+        return
     if args.threads:
         import torch
 
@@ -164,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration sentences for GPTQ / OWQ / error feedback (taken after the evaluation's)")
     p.add_argument("--out-dir", default=str(REPORTS), metavar="DIR", help="report folder (default build/reports)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="do not run: merge study.json files (a method list split over processes) into one report")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "

@@ -114,6 +114,35 @@ def _report(name, layers, original, calib, results, *, complete: bool) -> dict:
             "pareto": pareto(results), "goal": goal(results)}
 
 
+def merge_reports(paths, order=DEFAULT_METHODS) -> dict:
+    """One report from several study.json files of the same model and evaluation settings (e.g.
+    the method list split over two processes): the first file's entry wins for a method measured
+    twice; methods are listed in ``order``, then any others."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as e:
+            raise FineQError(f"cannot read study report {path}: {e}") from None
+    if not reports:
+        raise FineQError("nothing to merge")
+    base = reports[0]
+    for other in reports[1:]:
+        if other.get("model") != base.get("model") or other["methods"]["fp32"].get("n_sentences") != \
+                base["methods"]["fp32"].get("n_sentences"):
+            raise FineQError("study reports of different models or evaluation settings cannot be merged")
+    results = {}
+    for r in reports:
+        for m, entry in r["methods"].items():
+            results.setdefault(m, entry)
+    ranked = ["fp32", *[m for m in order if m in results]]
+    results = {m: results[m] for m in ranked + [m for m in results if m not in ranked]}
+    calib = next((r["calibration"] for r in reports if r.get("calibration")), {})
+    return {**base, "complete": all(r.get("complete", True) for r in reports), "calibration": calib,
+            "methods": results, "pareto": pareto(results), "goal": goal(results),
+            "merged_from": [str(p) for p in paths]}
+
+
 def pareto(results: dict, metric: str = "cos_mean") -> list[str]:
     """Methods no other method beats on both bits per weight (lower) and ``metric`` (higher)."""
     rows = [(r["bpw"], -r[metric], m) for m, r in results.items() if m != "fp32"]
@@ -215,6 +244,9 @@ def write_reports(report: dict, out_dir: Path) -> dict[str, Path]:
         "",
         format_table(report),
         "",
+        *([f"Merged from {len(report['merged_from'])} processes that split the method list (same model, "
+           "same deterministic float32 reference and text): " + ", ".join(f"`{p}`" for p in report["merged_from"]), ""]
+          if report.get("merged_from") else []),
         *([] if report.get("complete", True) else
           ["**Partial report**: the run has not finished (or was stopped); the methods above are all "
            "that were measured.", ""]),

@@ -45,6 +45,27 @@ def test_pareto_and_goal_follow_their_definitions():
     assert goal(results)["behind_on"] == ["recall_at_1"]
 
 
+def test_merge_combines_split_runs_and_refuses_mismatches(tmp_path):
+    from quant.errors import FineQError
+    from quant.study import merge_reports
+
+    def entry(bpw, v):
+        return {"bpw": bpw, "n_sentences": 8, **dict.fromkeys(METRICS, v)}
+
+    a = {"model": "m", "calibration": {}, "methods": {"fp32": entry(32, 1), "rtn3": entry(3, 0.8)}}
+    b = {"model": "m", "calibration": {"sentences": 4}, "methods": {"fp32": entry(32, 1), "fineq": entry(2.7, 0.7),
+                                                                    "rtn3": entry(3, 0.1)}}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    merged = merge_reports([tmp_path / "a.json", tmp_path / "b.json"])
+    assert list(merged["methods"]) == ["fp32", "rtn3", "fineq"]
+    assert merged["methods"]["rtn3"]["cos_mean"] == 0.8 and merged["calibration"] == {"sentences": 4}
+    b["model"] = "other"
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    with pytest.raises(FineQError, match="cannot be merged"):
+        merge_reports([tmp_path / "a.json", tmp_path / "b.json"])
+
+
 def test_shards_command(tiny_bert_dir, tmp_path, capsys):
     out = tmp_path / "q.safetensors"
     assert main(["-q", "shards", "--checkpoint", str(tiny_bert_dir), "--out", str(out)]) == 0
