@@ -193,7 +193,9 @@ def plot(report: dict, path: Path) -> Path | None:
     except ImportError:  # pragma: no cover - matplotlib is a dependency
         return None
     methods = {m: r for m, r in report["methods"].items() if m != "fp32"}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    sweep = sorted(((r["threshold"], r) for r in methods.values() if "threshold" in r and r["threshold"] is not None),
+                   key=lambda e: e[0])
+    fig, axes = plt.subplots(1, 3 if sweep else 2, figsize=(19 if sweep else 13, 5))
     colors = {}
     for ax, metric, title in ((axes[0], "cos_mean", "embedding cosine to fp32 (mean)"),
                               (axes[1], "spearman", "Spearman of pairwise similarities")):
@@ -208,6 +210,21 @@ def plot(report: dict, path: Path) -> Path | None:
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
         ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+    if sweep:
+        ax = axes[2]
+        ts = [t for t, _ in sweep]
+        ax.plot(ts, [r["cos_mean"] for _, r in sweep], "o-", color="C0", label="cos mean")
+        ax.plot(ts, [r["spearman"] for _, r in sweep], "s-", color="C2", label="Spearman")
+        noprot = methods.get("fineq-noprot")
+        if noprot:
+            ax.axhline(noprot["cos_mean"], color="C0", ls=":", label="cos mean, no protection")
+        ax.set_xlabel("outlier threshold T (max|w| > T min|w|)")
+        ax.set_title("FineQ threshold sweep (same bits per weight)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+        twin = ax.twinx()
+        twin.plot(ts, [r["outlier_fraction"] for _, r in sweep], "^--", color="C3")
+        twin.set_ylabel("outlier-cluster fraction", color="C3")
     fig.suptitle(f"{report['model']}: accuracy against bits per weight")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
