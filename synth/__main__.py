@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--designs", help="comma-separated subset of: " + ", ".join(d.name for d in D.DESIGNS))
     p.add_argument("--no-fpga", action="store_true", help="skip the iCE40 flows")
     p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
-    p.add_argument("--no-blocks", action="store_true", help="skip the hierarchical area-by-block runs")
+    p.add_argument("--no-blocks", action="store_true", help="do not run the hierarchical area-by-block runs (breakdowns already cached are still reported)")
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
     p.add_argument("--sweep", default="4,8,12,16",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
