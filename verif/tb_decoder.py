@@ -1,7 +1,6 @@
 """cocotb: the cluster-byte decoder (decoder.v) on all 256 bytes in every lane."""
 
 import cocotb
-import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from quant.format import DECODE_TABLE
