@@ -143,7 +143,8 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
         for name in D.SWEEP_DESIGNS:
             d = next(x for x in D.DESIGNS if x.name == name)
             run.log(f"sweep {n}x{n}: {name}")
-            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=n in fpga, pnr=pnr, jobs=jobs, hier=False)
+            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=True if n in fpga else "cached",
+                            pnr=pnr, jobs=jobs, hier=False)
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
                          vectors, entries, label=f" sweep {n}x{n}") if energy else {}
@@ -159,6 +160,8 @@ def main(argv=None) -> int:
                    "(Verilog generated under build/synth/sweep/NxN/verilog)")
     p.add_argument("--designs", help="comma-separated subset of: " + ", ".join(d.name for d in D.DESIGNS))
     p.add_argument("--no-fpga", action="store_true", help="skip the iCE40 flows")
+    p.add_argument("--fpga-cached-only", action="store_true",
+                   help="report iCE40 results of earlier runs but run no new iCE40 flow")
     p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
     p.add_argument("--no-blocks", action="store_true", help="do not run the hierarchical area-by-block runs (breakdowns already cached are still reported)")
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
@@ -204,7 +207,7 @@ def main(argv=None) -> int:
         work = build / "synth" / "sweep" / f"{n}x{n}"
         verilog_dir = work / "verilog"
         generate_config(config, verilog_dir)
-    fpga = not args.no_fpga
+    fpga = "cached" if args.fpga_cached_only else not args.no_fpga
     pnr = not args.no_pnr
     t_start = time.time()
 
@@ -247,8 +250,9 @@ def main(argv=None) -> int:
 
     sweep_rows = []
     if sizes:
-        fpga_sizes = {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
-        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes if fpga else set(),
+        fpga_sizes = set() if args.fpga_cached_only or args.no_fpga else \
+            {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
+        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes,
                            pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
                            entries, energy)
 

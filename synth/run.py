@@ -69,7 +69,12 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
             tasks["blocks"] = lambda: peek
     if hier and design.group == "array":
         tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty), alt)
-    if fpga:
+    if fpga == "cached":        # report iCE40 results made earlier, run nothing new
+        for t, sub in (("ice40", "ice40_nodsp"), ("ice40_dsp", "ice40_dsp")):
+            peek = _peek(wd / sub, tuple(k + f"{pnr}" for k in (key,) + alt))
+            if peek is not None:
+                tasks[t] = (lambda p=peek: p)
+    elif fpga:
         alt_p = tuple(a + f"{pnr}" for a in alt)
         tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",
                                          lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock), alt_p)
