@@ -64,9 +64,9 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
         "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False), alt),
     }
     if not hier and design.group == "array":
-        peek = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone
-        if peek is not None:
-            tasks["blocks"] = lambda: peek
+        blocks = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone
+        if blocks is not None:
+            tasks["blocks"] = (lambda b=blocks: b)
     if hier and design.group == "array":
         tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty), alt)
     if fpga == "cached":        # report iCE40 results made earlier, run nothing new
