@@ -98,7 +98,7 @@ def run_jobs_on(sim: str, config: str, jobs, out_dir: Path, *, pause: float = 0.
 
     simulate.use_verilator()
     vdir = simulate.verilog_dir(config)  # hdl.generate writes top.v there too
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # the simulator runs in its own folder
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
     results = out_dir / f"results-{sim}.json"
@@ -137,6 +137,26 @@ def calibrate(sim: str = "verilator", out_dir: Path = ROOT / "build" / "perf" / 
     fitted = dict(zip(OVERHEAD, (int(round(v)) for v in coef)))
     residual = [t - int(np.dot(rw, list(fitted.values()))) for rw, t in zip(rows, target)]
     return fitted, residual, report
+
+
+def validate(sim: str = "verilator") -> list[dict]:
+    """Model against measurement on real-layer jobs that played no part in the calibration."""
+    from verif.top_jobs import ensure_layer_vectors, layer_job
+    from verif.vectors import load_golden
+
+    cfg = accel_preset("tiny")
+    v = load_golden(ensure_layer_vectors())
+    jobs = [layer_job(v, n=40, k=96, m=8), layer_job(v, n=37, k=95, m=5, bypass=True)]
+    report = run_jobs_on(sim, "tiny", jobs, ROOT / "build" / "perf" / "tiny-validate")
+    out = []
+    for job, r in zip(jobs, report["jobs"]):
+        q = unpack_clusters(job.clusters, job.k)
+        m = job.x.shape[0]
+        model = model_cycles(q, m, cfg, job.rq is None)
+        out.append({"job": job.name, "mismatches": r["mismatches"], "cycles": r["cycles"],
+                    "model_cycles": model, "ratio": r["cycles"] / model,
+                    "utilization": useful_pulses(q, m) / (cfg.rows * cfg.cols * r["cycles"])})
+    return out
 
 
 def run_full_layer(sim: str, config: str = "default", *, tokens: int = 8,
@@ -186,7 +206,13 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="default")
     parser.add_argument("--tokens", type=int, default=8)
     parser.add_argument("--calibrate", action="store_true", help="measure the fixed overheads")
+    parser.add_argument("--validate", action="store_true",
+                        help="model against measurement on tiny real-layer jobs")
     args = parser.parse_args(argv)
+    if args.validate:
+        for r in validate(args.sim[0]):
+            print(r)
+        return 0
     if args.calibrate:
         fitted, residual, _ = calibrate(args.sim[0])
         print("overheads:", fitted)
