@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
     p.add_argument("--no-blocks", action="store_true", help="do not run the hierarchical area-by-block runs (breakdowns already cached are still reported)")
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
-    p.add_argument("--sweep", default="4,8,12,16",
+    p.add_argument("--sweep", default="4,8,12",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
     p.add_argument("--sweep-fpga", default="", help="sweep sizes that also get the iCE40 flows, comma-separated (slow)")
     p.add_argument("--merge-sweep", type=Path, action="append", default=[],
