@@ -104,4 +104,6 @@ def calibrated_registry(threshold: float = 4.0) -> dict:
         # stronger isotropic term protects input directions it rarely excites (worst sentence)
         "fineq-ef-emin-d10": lambda w, h, name: fv.quantize_error_feedback(w, h, formats="error-min", damp=0.1,
                                                                           name=name),
+        "fineq-ef-emin-d30": lambda w, h, name: fv.quantize_error_feedback(w, h, formats="error-min", damp=0.3,
+                                                                          name=name),
     }

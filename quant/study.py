@@ -32,10 +32,10 @@ from .metrics import Evaluation, summarize_bpw
 
 # the goal's comparison first, so a partial report (written after every method) says the most
 DEFAULT_METHODS = (
-    "rtn3", "rtn4", "fineq", "fineq-ef-emin", "fineq-emin", "fineq-ef",
+    "rtn3", "rtn4", "fineq", "fineq-ef-emin-d10", "fineq-ef-emin", "fineq-emin", "fineq-ef",
     "gptq2", "gptq3", "owq2", "rtn2",
     "fineq-noprot", "fineq-t2", "fineq-t3", "fineq-t5", "fineq-t8",
-    "gptq2-g128", "gptq3-g128", "rtn2-g128", "rtn3-g128",
+    "gptq2-g128", "gptq3-g128", "rtn2-g128", "rtn3-g128", "fineq-ef-emin-d30",
 )
 METRICS = ("cos_mean", "cos_min", "recall_at_1", "spearman")
 THRESHOLD_SWEEP = {"fineq-t2": 2.0, "fineq-t3": 3.0, "fineq": 4.0, "fineq-t5": 5.0, "fineq-t8": 8.0,
@@ -138,7 +138,8 @@ def merge_reports(paths, order=DEFAULT_METHODS) -> dict:
     ranked = ["fp32", *[m for m in order if m in results]]
     results = {m: results[m] for m in ranked + [m for m in results if m not in ranked]}
     calib = next((r["calibration"] for r in reports if r.get("calibration")), {})
-    return {**base, "complete": all(r.get("complete", True) for r in reports), "calibration": calib,
+    complete = all(r.get("complete", True) for r in reports) or all(m in results for m in order)
+    return {**base, "complete": complete, "calibration": calib,
             "methods": results, "pareto": pareto(results), "goal": goal(results),
             "merged_from": [str(p) for p in paths]}
 
@@ -253,11 +254,12 @@ def write_reports(report: dict, out_dir: Path) -> dict[str, Path]:
         f"# Quantization study: {report['model']}",
         "",
         f"{report['linear_layers']} linear layers, {report['weights']:,} weights; machine: {report['machine']}. "
-        "Every method in one run, scored against the float32 model on real English text (the Python "
-        "manual's prose, `pydoc_data.topics`). Bits per weight are counted from the bytes each method "
+        "Every method is scored against the same float32 model on the same real English text (the "
+        "Python manual's prose, `pydoc_data.topics`). Bits per weight are counted from the bytes each method "
         "stores. Seconds of calibrated methods include the shared calibration pass "
         f"({report['calibration'].get('seconds', 0):.1f} s, {report['calibration'].get('sentences', 0)} sentences). "
-        f"Peak MB: rise of the resident set over its level when quantization started ({report['peak_memory_method']}).",
+        f"Peak MB: rise of the resident set over its level when quantization started ({report['peak_memory_method']}). "
+        "Seconds are wall time on a shared machine: compare them within a run, loosely.",
         "",
         format_table(report),
         "",
