@@ -23,7 +23,7 @@ demo: setup
 	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
-	$(PY) -m synth --config default
+	$(PY) -m synth --config default --size 8 --sweep 4,8
 
 test: setup
 	FINEQ_CONFIG=tiny $(PY) -m pytest -q
