@@ -83,7 +83,7 @@ def cmd_study(args) -> None:
         torch.set_num_threads(args.threads)
     report = run_study(args.model, args.methods or DEFAULT_METHODS, n_sentences=args.sentences,
                        n_pairs=args.pairs, calibration=args.calibration, progress=not args.quiet,
-                       on_result=lambda partial: write_reports(partial, Path(args.out_dir)))
+                       on_result=lambda partial: write_reports(partial, Path(args.out_dir), with_plot=False))
     paths = write_reports(report, Path(args.out_dir))
     g = report["goal"]
     for line in paths["md"].read_text().splitlines()[4:4 + len(report["methods"]) + 2]:

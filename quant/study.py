@@ -244,11 +244,12 @@ def threshold_table(report: dict) -> str:
     return "\n".join(rows)
 
 
-def write_reports(report: dict, out_dir: Path) -> dict[str, Path]:
+def write_reports(report: dict, out_dir: Path, *, with_plot: bool = True) -> dict[str, Path]:
+    """study.json, study.md and (``with_plot``) the plot; partial reports skip the plot (slow)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "study.json", "md": out_dir / "study.md", "plot": out_dir / "study_accuracy_bpw.png"}
     paths["json"].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-    png = plot(report, paths["plot"])
+    png = plot(report, paths["plot"]) if with_plot else None
     g = report["goal"]
     lines = [
         f"# Quantization study: {report['model']}",
