@@ -15,7 +15,7 @@ import torch
 
 from . import format as fmt
 from .errors import FineQError
-from .scale_search import check_scale_range, quantize_codes, row_blocks, search_scales
+from .scale_search import check_scale_range, map_blocks, quantize_codes, row_blocks, search_scales
 from .weights import as_weight_matrix
 
 DEFAULT_THRESHOLD = 4.0
@@ -106,7 +106,7 @@ def quantize_fineq(w, threshold: float = DEFAULT_THRESHOLD, *, name: str = "weig
     threshold = check_threshold(threshold)
     w = as_weight_matrix(w, name)
     check_scale_range(w)
-    blocks = [_quantize_block(b, threshold) for b in row_blocks(w)]
+    blocks = map_blocks(lambda b: _quantize_block(b, threshold), row_blocks(w))
     return FineQLayer(
         clusters=np.concatenate([b[0] for b in blocks]),
         scales=np.concatenate([b[1] for b in blocks]),

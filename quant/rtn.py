@@ -15,7 +15,7 @@ import torch
 
 from .errors import FineQError
 from .format import bits_per_weight
-from .scale_search import check_scale_range, quantize_codes, row_blocks, search_scales
+from .scale_search import check_scale_range, map_blocks, quantize_codes, row_blocks, search_scales
 from .weights import as_weight_matrix
 
 
@@ -82,15 +82,16 @@ def quantize_rtn(w, bits: int, group: int | None = None, *, name: str = "weight"
     wg = torch.nn.functional.pad(w, (0, groups * group - k)).reshape(n * groups, group)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     check_scale_range(wg)
-    packed, scales = [], []
-    for block in row_blocks(wg):
+
+    def block_codes(block: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         s = search_scales(block, float(lo), float(hi), hi_max=float(hi))
         u = (quantize_codes(block, s, float(lo), float(hi)).to(torch.int16) - lo).to(torch.uint8)
-        packed.append(pack_bits(u.numpy(), bits))
-        scales.append(s.to(torch.float16).numpy())
+        return pack_bits(u.numpy(), bits), s.to(torch.float16).numpy()
+
+    blocks = map_blocks(block_codes, row_blocks(wg))
     return RTNLayer(
-        packed=np.concatenate(packed),
-        scales=np.concatenate(scales).reshape(n, groups),
+        packed=np.concatenate([b[0] for b in blocks]),
+        scales=np.concatenate([b[1] for b in blocks]).reshape(n, groups),
         bits=bits,
         group=group,
         k=k,

@@ -21,9 +21,16 @@ passes over the weights. Rounding is torch.round (half to even) everywhere.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import torch
 
 from .errors import FineQError
+
+T = TypeVar("T")
 
 FP16_MAX = 65504.0
 FP16_TINY = 2.0**-14  # smallest normal float16: scales never go below it
@@ -59,9 +66,30 @@ class _Scorer:
 
 
 def row_blocks(w: torch.Tensor) -> list[torch.Tensor]:
-    """Split rows into cache-sized blocks: large elementwise passes are much slower here."""
-    step = max(1, CHUNK_ELEMENTS // max(1, w.shape[1]))
+    """Split rows into cache-sized blocks (large elementwise passes are much slower here), and
+    into at least one block per core when there are enough rows."""
+    per_core = -(-w.shape[0] // (os.cpu_count() or 1))
+    step = max(1, min(CHUNK_ELEMENTS // max(1, w.shape[1]), per_core))
     return list(torch.split(w, step))
+
+
+def map_blocks(fn: Callable[[torch.Tensor], T], blocks: list[torch.Tensor]) -> list[T]:
+    """``[fn(b) for b in blocks]``, one block per core at a time.
+
+    Blocks are independent, so they run in a thread pool (torch releases the GIL) with torch's
+    own intra-op threads set to 1 meanwhile: splitting every small elementwise op across cores
+    costs a synchronisation per op, and stalls badly when another process holds a core.
+    """
+    workers = min(len(blocks), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(b) for b in blocks]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, blocks))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def check_scale_range(w: torch.Tensor) -> None:
