@@ -66,17 +66,38 @@ def light_quantizer(w, name):
     return FineQLayer(clusters=np.zeros((n, num_clusters(k)), dtype=np.uint8), scales=scales, k=k)
 
 
+MEASURE = """
+import json, sys
+sys.path[:0] = [sys.argv[3], sys.argv[4]]
+from test_study_sharded import light_quantizer
+from quant.sharded import quantize_sharded
+print(json.dumps(quantize_sharded(sys.argv[1], sys.argv[2], quantize=light_quantizer, progress=False)))
+"""
+
+
 def test_peak_memory_is_tied_to_the_largest_tensor_not_the_checkpoint(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
     write_big_checkpoint(tmp_path / "ckpt", tensors=16, shape=(1024, 1024), per_shard=4)
     out = tmp_path / "q.safetensors"
-    figures = quantize_sharded(tmp_path / "ckpt", out, quantize=light_quantizer, progress=False)
+    # measured in a fresh process whose C allocator hands large blocks back to the system when
+    # they are freed: the figure is then the memory the work holds, not what a long test
+    # session's fragmented heap happens to keep
+    here = Path(__file__).parent
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(256 * 1024)}
+    run = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / "ckpt"), str(out), str(here),
+                          str(here.parent)], capture_output=True, text=True, env=env, check=True)
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
     largest, total = figures["largest_tensor_bytes"], figures["checkpoint_bytes"]
     assert largest == 1024 * 1024 * 4 and total > 16 * largest
     print(f"peak {figures['peak_bytes'] / 2**20:.1f} MiB ({figures['peak_memory_method']}), largest tensor "
           f"{largest / 2**20:.1f} MiB, checkpoint {total / 2**20:.1f} MiB")
     # the tensor read, the shard pages it was read from (mapped while it is read), the
     # quantizer's temporary copy, and slack for the allocator: nothing that grows with the checkpoint
-    assert figures["peak_bytes"] < 6 * largest + 4 * 2**20 < total / 2
+    assert figures["peak_bytes"] < 4 * largest + 4 * 2**20 < total / 3
     # the measurement does see memory that is held: loading every tensor at once
     from safetensors.torch import load_file
 
