@@ -40,6 +40,7 @@ synth: setup
 bench: setup
 	$(PY) -m quant bench
 	$(PY) -m verif bench
+	$(PY) -m quant study --threads 1
 
 clean:
 	rm -rf build
