@@ -23,9 +23,8 @@ demo: setup
 	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
-	# a whole real layer through the accelerator, bit-exact (Icarus: the Verilator build of the
-	# default top takes over an hour to compile here, see docs/accelerator.md)
-	$(PY) -m verif.top_perf --sim icarus --config default
+	# a whole real layer through the accelerator, bit-exact, on both simulators
+	$(PY) -m verif.top_perf --sim icarus verilator --config default
 	$(PY) -m synth --config default --size 8 --sweep 4,8
 
 test: setup
@@ -43,7 +42,7 @@ synth: setup
 bench: setup
 	$(PY) -m quant bench
 	$(PY) -m verif bench
-	$(PY) -m verif.top_perf --sim icarus --config default
+	$(PY) -m verif.top_perf --sim icarus verilator --config default
 	$(PY) -m quant study --threads 1
 
 clean:

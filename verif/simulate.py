@@ -132,7 +132,10 @@ def _runner(sim: str):
             seeded = [str(self.build_dir / f"{s}.o") for s in LIBRARY_OBJECTS]
             # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models large enough
             # to be split into several files pass the precompiled header as a bare file name.
-            return [verilate, ["touch", "-c", *seeded], [*make, "CFG_CXXFLAGS_PCH_I=-include"]]
+            # OPT_SLOW=-O0: the one-time construction code (__Slow files, e.g. the signal table)
+            # of a large top took over an hour to compile at the default optimisation.
+            return [verilate, ["touch", "-c", *seeded],
+                    [*make, "CFG_CXXFLAGS_PCH_I=-include", "OPT_SLOW=-O0"]]
 
     return CachedLibraryVerilator()
 
@@ -150,7 +153,7 @@ def build(sim: str, config: str, top: str, *, vdir: Path | None = None):
     args = VERILATOR_ARGS if sim == "verilator" else []
     build_dir = BUILD / "sim" / config / sim / top
     stamp = build_dir / "fineq-build.sha256"
-    digest = _digest(sources, (sim, top, args, TIMESCALE, "public-ports"))
+    digest = _digest(sources, (sim, top, args, TIMESCALE, "public-ports", "opt-slow-O0"))
     runner = _runner(sim)
     product = build_dir / (top if sim == "verilator" else "sim.vvp")
     if stamp.exists() and stamp.read_text() == digest and product.exists():
