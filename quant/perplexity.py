@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import apply_layers, linear_layers, method_registry
+from .checkpoint import apply_layers, linear_layers, load_pretrained, method_registry, model_folder
 from .errors import FineQError
 from .fineq import DEFAULT_THRESHOLD
 from .metrics import summarize_bpw
@@ -50,18 +50,10 @@ def pydoc_text(path: str | os.PathLike = PYDOC_TEXT) -> Path:
 
 def load_causal_lm(model_dir: str | os.PathLike):
     """(model, tokenizer) of a local Hugging Face causal LM, float32, eval mode, offline."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    path = model_folder(model_dir)
+    from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    path = Path(model_dir)
-    if not path.is_dir():
-        raise FineQError(f"model folder {path} does not exist; pass --model with a local Hugging Face folder")
-    if not (path / "config.json").is_file():
-        raise FineQError(f"{path} has no config.json: it is not a Hugging Face model folder")
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:
@@ -72,13 +64,7 @@ def load_causal_lm(model_dir: str | os.PathLike):
     if not causal:
         raise FineQError(f"{path} is not a causal language model (architectures {archs or config.model_type}); "
                          "perplexity needs one that predicts the next token")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as e:
-        raise FineQError(f"cannot load the causal LM in {path}: {e}") from None
-    model.eval()
-    return model, tokenizer
+    return load_pretrained(path, AutoModelForCausalLM, "causal LM")
 
 
 def max_positions(model) -> int | None:
