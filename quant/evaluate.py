@@ -34,7 +34,7 @@ def evaluate(model_dir=None, methods=DEFAULT_METHODS, *, threshold: float = DEFA
     original = {n: lin.weight.detach().clone() for n, lin in linear_layers(model).items()}
     ev = Evaluation(model, tokenizer, n_sentences=n_sentences, n_pairs=n_pairs, progress=progress)
     n_weights = sum(w.numel() for w in original.values())
-    results = {"fp32": {"bpw": 32.0, "seconds": 0.0, **ev.score("fp32")}}
+    results = {"fp32": {"bpw": 32.0, "seconds": 0.0, **ev.reference_score()}}
     for method in methods:
         start = time.perf_counter()
         layers = quantize_model(model, method, threshold=threshold, progress=progress)

@@ -96,25 +96,33 @@ class Evaluation:
         pairs = corpus.retrieval_pairs(n_pairs)
         self.queries = [q for q, _ in pairs]
         self.documents = [d for _, d in pairs]
-        self.reference = self._embed(self.sentences, "fp32 sentences")
-        self.reference_pairs = pair_similarities(self.reference)
-        self.reference_top1 = top1(self._embed(self.queries, "fp32 queries"),
-                                   self._embed(self.documents, "fp32 documents"))
+        self.reference = self._embed_all("fp32")
+        self.reference_pairs = pair_similarities(self.reference[0])
+        self.reference_top1 = top1(*self.reference[1:])
 
     def _embed(self, texts, desc):
         return embed(self.model, self.tokenizer, texts, progress=self.progress, desc=desc)
 
-    def score(self, label: str) -> dict:
-        """Metrics of the model as it is now (call after loading quantized weights into it)."""
-        emb = self._embed(self.sentences, f"{label} sentences")
-        cos = (emb * self.reference).sum(-1)
-        queries = self._embed(self.queries, f"{label} queries")
-        documents = self._embed(self.documents, f"{label} documents")
+    def _embed_all(self, label: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (self._embed(self.sentences, f"{label} sentences"),
+                self._embed(self.queries, f"{label} queries"),
+                self._embed(self.documents, f"{label} documents"))
+
+    def _metrics(self, emb: torch.Tensor, queries: torch.Tensor, documents: torch.Tensor) -> dict:
+        cos = (emb * self.reference[0]).sum(-1)
         agree = float((top1(queries, documents) == self.reference_top1).float().mean())
         return {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
                 "recall_at_1": recall_at_1(queries, documents), "top1_agreement": agree,
                 "spearman": spearman(pair_similarities(emb), self.reference_pairs),
                 "n_sentences": len(self.sentences), "n_queries": len(self.queries)}
+
+    def score(self, label: str) -> dict:
+        """Metrics of the model as it is now (call after loading quantized weights into it)."""
+        return self._metrics(*self._embed_all(label))
+
+    def reference_score(self) -> dict:
+        """Metrics of the float32 model itself, from the embeddings made at construction."""
+        return self._metrics(*self.reference)
 
 
 def summarize_bpw(layers: dict) -> float:

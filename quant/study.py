@@ -68,7 +68,7 @@ def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256
     original = {n: lin.weight.detach().clone() for n, lin in layers.items()}
     ev = Evaluation(model, tokenizer, n_sentences=n_sentences, n_pairs=n_pairs, progress=progress)
     results = {"fp32": {"bpw": 32.0, "seconds": 0.0, "peak_mb": 0.0, "family": "float",
-                        **ev.score("fp32")}}
+                        **ev.reference_score()}}
     hessians, calib = None, {}
     if any(m in calibrated for m in methods):
         texts = calibration_texts(calibration, skip=n_sentences)
