@@ -15,7 +15,7 @@ import torch
 
 from . import format as fmt
 from .errors import FineQError
-from .scale_search import check_scale_range, map_blocks, quantize_codes, row_blocks, search_scales
+from .scale_search import map_blocks, quantize_codes, row_blocks, search_scales
 from .weights import as_weight_matrix
 
 DEFAULT_THRESHOLD = 4.0
@@ -105,7 +105,6 @@ def quantize_fineq(w, threshold: float = DEFAULT_THRESHOLD, *, name: str = "weig
     """Quantize a float weight [N, K] to fineq-v1 with the reference (threshold) rule."""
     threshold = check_threshold(threshold)
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     blocks = map_blocks(lambda b: _quantize_block(b, threshold), row_blocks(w))
     return FineQLayer(
         clusters=np.concatenate([b[0] for b in blocks]),

@@ -26,7 +26,7 @@ import torch
 from . import format as fmt
 from .fineq import DEFAULT_THRESHOLD, FineQLayer, check_threshold, classify, code_bounds, to_planes
 from .gptq import DAMP, check_hessian, gptq_columns, prepare
-from .scale_search import FP16_TINY, check_scale_range, quantize_codes, row_blocks, search_scales, to_fp16
+from .scale_search import FP16_TINY, quantize_codes, row_blocks, search_scales, to_fp16
 from .weights import as_weight_matrix
 
 GRID = tuple(np.round(np.arange(0.40, 1.301, 0.05), 2))  # ratios of absmax / 3 (the 3-bit top code)
@@ -60,7 +60,6 @@ def _fixed_formats(w: torch.Tensor, formats_of) -> FineQLayer:
 def quantize_no_protection(w, *, name: str = "weight") -> FineQLayer:
     """fineq-v1 with every cluster normal: plain 2-bit codes (-2..1) and one scale per row."""
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     return _fixed_formats(w, lambda planes: torch.zeros(planes.shape[0], planes.shape[2], dtype=torch.uint8))
 
 
@@ -68,7 +67,6 @@ def quantize_threshold(w, threshold: float = DEFAULT_THRESHOLD, *, name: str = "
     """The reference rule at any threshold (same result as quant.fineq.quantize_fineq)."""
     threshold = check_threshold(threshold)
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     return _fixed_formats(w, lambda planes: classify(planes.transpose(0, 1), threshold))
 
 
@@ -143,7 +141,6 @@ def _error_min_block(w: torch.Tensor):
 def quantize_error_min(w, *, name: str = "weight") -> FineQLayer:
     """fineq-v1 with the least-error format of every cluster and a joint scale search."""
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     parts = [_error_min_block(b) for b in row_blocks(w)]
     return _layer(*(torch.cat([p[i] for p in parts]) for i in range(3)), w.shape[1])
 
@@ -202,7 +199,6 @@ def quantize_error_feedback(w, h, *, formats: str = "error-min", threshold: floa
         raise FineQError(f"format choice must be one of {', '.join(FORMAT_MODES)}, got {formats!r}")
     threshold = check_threshold(threshold)
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     n, k = w.shape
     h = check_hessian(h, k, name)
     start = quantize_error_min(w, name=name) if formats == "error-min" else quantize_threshold(w, threshold, name=name)

@@ -24,7 +24,7 @@ import torch
 
 from .errors import FineQError
 from .rtn import RTNLayer, pack_bits
-from .scale_search import check_scale_range, search_scales, to_fp16
+from .scale_search import search_scales, to_fp16
 from .weights import as_weight_matrix
 
 DAMP = 0.01
@@ -144,7 +144,6 @@ def quantize_gptq(w, h, bits: int, group: int | None = None, *, damp: float = DA
     if bits not in (2, 3, 4, 8):
         raise FineQError(f"GPTQ supports 2, 3, 4 or 8 bits, got {bits}")
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     n, k = w.shape
     h = check_hessian(h, k, name)
     if group is not None and group <= 0:

@@ -24,7 +24,7 @@ from .errors import FineQError
 from .format import bits_per_weight
 from .gptq import DAMP, gptq_columns, prepare, check_hessian
 from .rtn import pack_bits, unpack_bits
-from .scale_search import check_scale_range, search_scales
+from .scale_search import search_scales
 from .weights import as_weight_matrix
 
 INDEX_DTYPE = np.uint16
@@ -103,7 +103,6 @@ def quantize_owq(w, h, bits: int = 2, *, weak_columns: int | None = None, target
     if bits not in (2, 3, 4):
         raise FineQError(f"OWQ supports 2, 3 or 4 bits, got {bits}")
     w = as_weight_matrix(w, name)
-    check_scale_range(w)
     n, k = w.shape
     if k > np.iinfo(INDEX_DTYPE).max:
         raise FineQError(f"{name}: K={k} is too large for uint16 column indices")

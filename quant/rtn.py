@@ -15,7 +15,7 @@ import torch
 
 from .errors import FineQError
 from .format import bits_per_weight
-from .scale_search import check_scale_range, map_blocks, quantize_codes, row_blocks, search_scales
+from .scale_search import map_blocks, quantize_codes, row_blocks, search_scales
 from .weights import as_weight_matrix
 
 
@@ -81,7 +81,6 @@ def quantize_rtn(w, bits: int, group: int | None = None, *, name: str = "weight"
     groups = -(-k // group)
     wg = torch.nn.functional.pad(w, (0, groups * group - k)).reshape(n * groups, group)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    check_scale_range(wg)
 
     def block_codes(block: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         s = search_scales(block, float(lo), float(hi), hi_max=float(hi))

@@ -28,11 +28,10 @@ from typing import TypeVar
 
 import torch
 
-from .errors import FineQError
+from .weights import FP16_MAX
 
 T = TypeVar("T")
 
-FP16_MAX = 65504.0
 FP16_TINY = 2.0**-14  # smallest normal float16: scales never go below it
 CHUNK_ELEMENTS = 1 << 18  # rows are processed in blocks of about this many weights (cache-sized)
 GRID = (0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 1.00)  # clipping ratios of stage 1
@@ -90,11 +89,6 @@ def map_blocks(fn: Callable[[torch.Tensor], T], blocks: list[torch.Tensor]) -> l
             return list(pool.map(fn, blocks))
     finally:
         torch.set_num_threads(threads)
-
-
-def check_scale_range(w: torch.Tensor) -> None:
-    if float(w.abs().max()) > FP16_MAX:
-        raise FineQError("weights beyond 65504 cannot be represented with a float16 scale")
 
 
 def search_scales(w: torch.Tensor, lo, hi, hi_max: float) -> torch.Tensor:

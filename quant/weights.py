@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from .errors import FineQError
+
+FP16_MAX = 65504.0  # largest float16: every method stores float16 scales
 
 
 def as_weight_matrix(w, name: str = "weight") -> torch.Tensor:
@@ -26,11 +30,13 @@ def as_weight_matrix(w, name: str = "weight") -> torch.Tensor:
     if w.numel() == 0:
         raise FineQError(f"{name}: weight is empty (shape {tuple(w.shape)})")
     w = w.detach().to(torch.float32).contiguous()
-    finite = torch.isfinite(w)
-    if not bool(finite.all()):
-        n, k = (int(i) for i in torch.nonzero(~finite)[0])
+    absmax = float(w.abs().max())  # one pass: NaN and Inf propagate into the maximum
+    if not math.isfinite(absmax):
+        n, k = (int(i) for i in torch.nonzero(~torch.isfinite(w))[0])
         raise FineQError(
             f"{name}: weight[{n}, {k}] is {float(w[n, k])}; NaN/Inf weights cannot be quantized "
             "(check the checkpoint)"
         )
+    if absmax > FP16_MAX:
+        raise FineQError(f"{name}: weights beyond 65504 cannot be represented with a float16 scale")
     return w
