@@ -30,13 +30,54 @@ class FlowError(RuntimeError):
 
 @dataclass
 class Source:
-    """What a flow synthesises: Verilog files and the top module."""
+    """What a flow synthesises: Verilog files and the top module.
+
+    ``sram_macros``: memories with a write port stay ``$mem_v2`` cells, standing for SRAM macros
+    (the OSU cells have no memory compiler; mapped to flip-flops, the accelerator's 31 KiB of
+    buffers would be some 250,000 flip-flops). Their area is not counted; their sizes are reported.
+    Read-only memories (ROMs Yosys makes from case statements) are logic and are mapped as such.
+    """
     files: list[Path]
     top: str
+    sram_macros: bool = False
 
     def read_cmds(self) -> str:
         return "\n".join(f"read_verilog -sv -noassert {Path(f).resolve()}" for f in self.files) + \
             f"\nhierarchy -check -top {self.top}\n"
+
+    def synth_cmds(self, flatten: bool = True) -> str:
+        flat = "-flatten " if flatten else ""
+        if not self.sram_macros:
+            return f"synth {flat}-top {self.top}\n"
+        # Yosys's `synth` script with memory_map applied to ROMs only
+        return f"""synth {flat}-top {self.top} -run begin:fine
+opt -fast -full
+memory_map t:$mem_v2 r:WR_PORTS=0 %i
+opt -full
+techmap
+opt -fast
+abc -fast
+opt -fast
+hierarchy -check
+check
+"""
+
+
+MEMORY = "$mem_v2"
+
+
+def sram_macros(cells: dict) -> list[dict]:
+    """The memories left as macros in a Yosys JSON module's ``cells``: name, words, width, ports."""
+    out = []
+    for name, c in cells.items():
+        if c["type"] != MEMORY:
+            continue
+        p = {k: int(str(v), 2) if isinstance(v, str) and set(v) <= {"0", "1"} else int(v)
+             for k, v in c["parameters"].items() if k in ("SIZE", "WIDTH", "RD_PORTS", "WR_PORTS")}
+        out.append({"name": name.lstrip("\\"), "words": p["SIZE"], "width": p["WIDTH"],
+                    "read_ports": p["RD_PORTS"], "write_ports": p["WR_PORTS"],
+                    "bits": p["SIZE"] * p["WIDTH"]})
+    return sorted(out, key=lambda m: -m["bits"])
 
 
 def _yosys(script: str, workdir: Path, log_name: str, timeout=3600) -> str:
@@ -58,17 +99,17 @@ def _yosys(script: str, workdir: Path, log_name: str, timeout=3600) -> str:
 # generic
 
 def generic(src: Source, workdir: Path) -> dict:
-    script = src.read_cmds() + f"""
-synth -flatten -top {src.top}
-tee -q -o gates.json stat -json
+    logic = " t:$mem_v2 %n" if src.sram_macros else ""      # count logic only; macros apart
+    script = src.read_cmds() + src.synth_cmds() + f"""
+tee -q -o gates.json stat -json{logic}
 dfflegalize -cell $_DFF_P_ 01
 abc -g cmos
 opt_clean
-tee -q -o cmos.json stat -json -tech cmos
+tee -q -o cmos.json stat -json -tech cmos{logic}
 """
     _yosys(script, workdir, "generic")
-    gates = _stat_module(json.loads((workdir / "gates.json").read_text()), src.top)
-    cmos = _stat_module(json.loads((workdir / "cmos.json").read_text()), src.top)
+    gates = _stat_module(_stat_json(workdir / "gates.json"), src.top)
+    cmos = _stat_module(_stat_json(workdir / "cmos.json"), src.top)
     tr = str(cmos.get("estimated_num_transistors", "0"))
     if tr.endswith("+"):
         raise FlowError(f"transistor estimate incomplete for {src.top}: cell types without a CMOS cost")
@@ -81,6 +122,11 @@ tee -q -o cmos.json stat -json -tech cmos
         "cmos_cells_by_type": cmos["num_cells_by_type"],
         "transistors": int(tr),
     }
+
+
+def _stat_json(path: Path) -> dict:
+    # Yosys 0.23 leaves a trailing comma in `stat -json` when given a selection
+    return json.loads(re.sub(r",\s*}\s*$", "}", path.read_text()))
 
 
 def _stat_module(stat_json, top):
@@ -114,7 +160,7 @@ abc -liberty {lib} -constr {constr.resolve()}
 opt_clean -purge
 setundef -zero
 """
-    flat = f"read_liberty -lib {lib}\n" + src.read_cmds() + f"synth -flatten -top {src.top}\n" + map_cmds + f"""
+    flat = f"read_liberty -lib {lib}\n" + src.read_cmds() + src.synth_cmds() + map_cmds + f"""
 rename -enumerate
 check -assert
 tee -q -o asic_stat.txt stat -liberty {lib}
@@ -125,7 +171,7 @@ write_json netlist.json
     delays = [float(x) for x in re.findall(r"Delay\s*=\s*([0-9.]+)\s*ps", log)]
     net = json.loads((workdir / "netlist.json").read_text())
     mod = net["modules"][src.top]
-    counts = Counter(c["type"] for c in mod["cells"].values())
+    counts = Counter(c["type"] for c in mod["cells"].values() if c["type"] != MEMORY)
     unknown = [t for t in counts if t not in library.cells]
     if unknown:
         raise FlowError(f"netlist of {src.top} has cells not in the liberty: {unknown}")
@@ -150,6 +196,7 @@ write_json netlist.json
         "comb_delay_ns": crit,
         "clk_to_q_ns": tcq, "setup_ns": tsu,
         "asic_fmax_mhz": (1000.0 / (crit + tcq + tsu)) if crit else None,
+        "sram_macros": sram_macros(mod["cells"]),
         "netlist_v": str(workdir / "netlist.v"),
         "netlist_json": str(workdir / "netlist.json"),
     }
@@ -199,7 +246,7 @@ def asic_blocks_run(src: Source, workdir: Path, liberty: Path) -> dict:
 def asic_blocks(src: Source, workdir: Path, lib: Path, constr: Path, library) -> dict:
     """Area by block from a hierarchical (not flattened) run: each module's own cells, times the
     number of times it is instantiated, grouped by module name with indices removed."""
-    script = f"read_liberty -lib {lib}\n" + src.read_cmds() + f"synth -top {src.top}\n" + f"""
+    script = f"read_liberty -lib {lib}\n" + src.read_cmds() + src.synth_cmds(flatten=False) + f"""
 dfflibmap -liberty {lib}
 abc -liberty {lib} -constr {constr.resolve()}
 opt_clean -purge
@@ -269,21 +316,22 @@ tee -q -o {tag}_stat.json stat -json
         "cells_by_type": by,
     }
     if pnr:
-        device, _, lcs, dsps = DEVICES[dsp]
+        device, _, lcs, dsps, brams = DEVICES[dsp]
         ports = ports_of(src, workdir)
         io_ffs = sum(w for n, d, w in ports if n != clock)
         need = max(out["luts"], out["flip_flops"] + io_ffs)
-        if need > lcs or out["dsps"] > dsps:
+        if need > lcs or out["dsps"] > dsps or out["brams"] > brams:
             out.update({"fmax_mhz": None, "device": device,
                         "fmax_note": f"does not fit iCE40 {device.upper()}: about {need} logic cells "
-                                     f"with registered I/O and {out['dsps']} DSPs; the device has {lcs} and {dsps}"})
+                                     f"with registered I/O, {out['dsps']} DSPs and {out['brams']} block RAMs; "
+                                     f"the device has {lcs}, {dsps} and {brams}"})
         else:
             out.update(ice40_fmax(src, workdir / f"pnr_{tag}", dsp=dsp, clock=clock, seed=seed))
     return out
 
 
-# device, package, logic cells, DSPs
-DEVICES = {False: ("hx8k", "ct256", 7680, 0), True: ("up5k", "sg48", 5280, 8)}
+# device, package, logic cells, DSPs, 4 Kbit block RAMs
+DEVICES = {False: ("hx8k", "ct256", 7680, 0, 32), True: ("up5k", "sg48", 5280, 8, 30)}
 
 
 def ports_of(src: Source, workdir: Path) -> list[tuple[str, str, int]]:
@@ -353,7 +401,7 @@ def ice40_fmax(src: Source, workdir: Path, dsp: bool, clock="clk", seed=1) -> di
         "tee -q -o wrap_stat.json stat -json\n"
     _yosys(script, workdir, "wrap")
     st = _stat_module(json.loads((workdir / "wrap_stat.json").read_text()), "fpga_wrap")["num_cells_by_type"]
-    device, package, lcs, dsps = DEVICES[dsp]
+    device, package, lcs, dsps, _ = DEVICES[dsp]
     luts = st.get("SB_LUT4", 0)
     ffs = sum(n for t, n in st.items() if t.startswith("SB_DFF"))
     need = max(luts, ffs)

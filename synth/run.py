@@ -56,6 +56,7 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
         src = design.source(config, verilog_dir, wd / "rtl")
     except D.DesignUnavailable as e:
         return {"unavailable": str(e)}
+    src.sram_macros = design.sram_macros
     key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name, False)
     alt = (D.fingerprint(src, FLOW_VERSION, Path(liberty).name, True),)   # keys of earlier runs
     out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
@@ -63,11 +64,11 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
         "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic"), alt),
         "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False), alt),
     }
-    if not hier and design.group == "array":
+    if not hier and design.group in ("array", "top"):
         blocks = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone
         if blocks is not None:
             tasks["blocks"] = (lambda b=blocks: b)
-    if hier and design.group == "array":
+    if hier and design.group in ("array", "top"):
         tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty), alt)
     if fpga == "cached":        # report iCE40 results made earlier, run nothing new
         for t, sub in (("ice40", "ice40_nodsp"), ("ice40_dsp", "ice40_dsp")):
@@ -120,6 +121,8 @@ def summarize(name, m, config, design: D.Design) -> dict:
         "fmax_note": i.get("fmax_note"),
         "ice40_dsp": {k: idsp.get(k) for k in ("luts", "carries", "flip_flops", "dsps", "fmax_mhz", "device", "fmax_note")} if idsp else None,
         "blocks": (m.get("blocks") or {}).get("blocks"),
+        "sram_macros": a.get("sram_macros") or None,
+        "sram_bits": sum(x["bits"] for x in a.get("sram_macros") or []) or None,
         "cells_by_type": a.get("cells_by_type"),
         "generic_gates_by_type": g.get("gates_by_type"),
     }

@@ -163,3 +163,45 @@ def test_ice40_fmax_with_registered_io(designs):
     assert 20 < r["fmax_mhz"] < 600
     # the wrapper's shift chain and output registers are placed too
     assert r["pnr_logic_cells"] > r["luts"]
+
+
+BUFFERED = """
+// a 64 x 16 buffer (synchronous read) and a case-statement decode table (a ROM to Yosys)
+module buffered(input clk, input rst, input we, input [5:0] waddr, input [15:0] wdata,
+                input [5:0] raddr, input [2:0] sel, output reg [15:0] rdata, output reg [7:0] code);
+  reg [15:0] mem [0:63];
+  always @(posedge clk) begin
+    if (we) mem[waddr] <= wdata;
+    rdata <= mem[raddr];
+    case (sel)
+      3'd0: code <= 8'h3c; 3'd1: code <= 8'ha5; 3'd2: code <= 8'h0f; 3'd3: code <= 8'h81;
+      3'd4: code <= 8'h7e; 3'd5: code <= 8'h42; 3'd6: code <= 8'hc3; default: code <= 8'h18;
+    endcase
+  end
+endmodule
+"""
+
+
+@needs_tools
+def test_sram_macros_are_kept_apart(tmp_path, osu):
+    """With sram_macros, a writable memory stays one macro (reported, area not counted) while a
+    read-only table is still mapped to gates; without it the memory becomes 1,024 flip-flops."""
+    f = tmp_path / "buffered.v"
+    f.write_text(BUFFERED)
+    lib_path, _ = osu
+    res = {}
+    for macros in (False, True):
+        src = flows.Source([f], "buffered", sram_macros=macros)
+        wd = tmp_path / f"m{int(macros)}"
+        res[macros] = (flows.asic(src, wd / "asic", lib_path, hier=False), flows.generic(src, wd / "generic"))
+    (a0, g0), (a1, g1) = res[False], res[True]
+    assert a0["sram_macros"] == []
+    assert a1["sram_macros"] == [{"name": "mem", "words": 64, "width": 16, "read_ports": 1,
+                                  "write_ports": 1, "bits": 1024}]
+    assert g0["flip_flops"] >= 1024 + 16 + 8
+    # the macro's flip-flops are gone (rdata is its registered read port); the code register remains
+    assert 8 <= g1["flip_flops"] < 100
+    assert a1["area_um2"] < 0.2 * a0["area_um2"]
+    assert "$mem_v2" not in a1["cells_by_type"] and "$mem_v2" not in g1["gates_by_type"]
+    # the 8-entry table is logic in both runs: its code register is driven by gates, not a macro
+    assert a1["cells"] > 24
