@@ -289,6 +289,7 @@ def main(argv=None) -> int:
           "ratios": run.ratios({k: v for k, v in energy.items() if "error" not in v},
                                [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction"),
                                 ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain")])}
+    run.add_fetch_break_even(en["ratios"], energy)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
     (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")

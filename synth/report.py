@@ -52,6 +52,7 @@ def write(area: dict, energy: dict, out: Path) -> Path:
                      f"{_f(d.get('dsps'))} | {_f(d.get('fmax_mhz'), '{:.1f}') if d.get('fmax_mhz') else 'n/f'} |")
     if skipped:
         L += ["", "Not measured (Verilog not generated yet):"] + skipped
+    L += _top_section(area)
     if area.get("ratios"):
         L += ["", "## FineQ against the baselines (same flow, same run)", "",
               "| comparison | area reduction | cell reduction | transistor reduction | LUT reduction | Fmax ratio (iCE40) | Fmax ratio (ASIC) | peak MACs/cycle/area ratio | measured MACs/cycle/area ratio |",
@@ -84,6 +85,18 @@ def write(area: dict, energy: dict, out: Path) -> Path:
                 L.append(f"| {k.replace('_vs_', ' vs ')} | {_f(r.get('energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
                          f"{_f(r.get('energy_per_mac_without_clocking_pj_efficiency'), '{:.2f}x')} | "
                          f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} | {_f(r.get('macs_per_cycle_ratio'), '{:.2f}')} |")
+        be = [(k, r) for k, r in (energy.get("ratios") or {}).items() if "fetch_efficiency_limit" in r]
+        if be:
+            L += ["", "Weight fetching is outside the arrays. With E pJ per fetched weight bit and no reuse "
+                  "(one fetch per MAC, as when decoding one token), efficiency becomes "
+                  "(baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E):", "",
+                  "| comparison | bits fetched per weight (FineQ, baseline) | limit when fetching dominates | "
+                  "E for the paper's 1.79x, no reuse | same with reuse over 32 tokens |", "|---|---:|---:|---:|---:|"]
+            for k, r in be:
+                e = r["fetch_break_even_pj_per_bit"]
+                L.append(f"| {k.replace('_vs_', ' vs ')} | {r['fetch_bits_per_weight'][0]:.2f}, "
+                         f"{r['fetch_bits_per_weight'][1]:.2f} | {r['fetch_efficiency_limit']:.2f}x | "
+                         + (f"{e:.1f} pJ/bit | {32 * e:,.0f} pJ/bit |" if e is not None else "unreachable | unreachable |"))
         first = next((e for e in energy["designs"].values() if "operating_point" in e), None)
         if first:
             L += ["", f"Operating point: {first['operating_point']}."]
@@ -112,6 +125,39 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     path = out / "synth.md"
     path.write_text("\n".join(L))
     return path
+
+
+def _top_section(area) -> list[str]:
+    """The whole accelerator: logic area by block, and the buffers left as memory macros."""
+    tops = [(n, e) for n, e in area["designs"].items() if e.get("sram_macros") or
+            (n.endswith("_top") and e.get("area_um2"))]
+    L = []
+    for name, e in tops:
+        L += ["", f"## Whole accelerator (`{name}`)", "",
+              f"{e['title']}. Logic: {_f(e.get('area_um2'))} um2 ({_f(e.get('area_nand2'))} NAND2), "
+              f"{_f(e.get('cells'))} cells, {_f(e.get('transistors'))} transistors, ASIC Fmax "
+              f"{_f(e.get('asic_fmax_mhz'), '{:.0f}')} MHz. The buffers are memory macros, not counted "
+              f"in that area (the OSU library has no memory compiler): {_f(e.get('sram_bits'))} bits.", ""]
+        if e.get("sram_macros"):
+            L += ["| memory | words x bits | read ports | write ports | bits |", "|---|---:|---:|---:|---:|"]
+            L += [f"| `{m['name']}` | {m['words']:,} x {m['width']} | {m['read_ports']} | {m['write_ports']} | "
+                  f"{m['bits']:,} |" for m in e["sram_macros"]]
+        blocks = e.get("blocks") or {}
+        total = sum(b["area_um2"] for b in blocks.values())
+        if total:
+            L += ["", "| block | area um2 | share of logic | flip-flop share of block | instances |",
+                  "|---|---:|---:|---:|---:|"]
+            L += [f"| {b} | {_f(v['area_um2'])} | {_pct(v['area_um2'] / total)} | "
+                  f"{_pct(v['sequential_um2'] / v['area_um2'] if v['area_um2'] else None)} | {v['instances']} |"
+                  for b, v in blocks.items() if v["area_um2"] > 0.005 * total]
+            small = [b for b, v in blocks.items() if v["area_um2"] <= 0.005 * total]
+            if small:
+                L.append(f"\nUnder 0.5% each: {', '.join(small)}.")
+        if e.get("ice40_luts") is not None:
+            L += ["", f"iCE40 (DSP off): {_f(e.get('ice40_luts'))} LUTs, {_f(e.get('ice40_carries'))} carries, "
+                  f"{_f(e.get('ice40_ffs'))} flip-flops, {_f(e.get('ice40_brams'))} 4 Kbit block RAMs; "
+                  + (f"Fmax {e['fmax_mhz']:.1f} MHz." if e.get("fmax_mhz") else f"{e.get('fmax_note', 'no Fmax')}.")]
+    return L
 
 
 def _plots(area, energy, out):

@@ -116,6 +116,7 @@ def summarize(name, m, config, design: D.Design) -> dict:
         "ice40_luts": i.get("luts"),
         "ice40_carries": i.get("carries"),
         "ice40_ffs": i.get("flip_flops"),
+        "ice40_brams": i.get("brams"),
         "fmax_mhz": i.get("fmax_mhz"),
         "fmax_device": i.get("device"),
         "fmax_note": i.get("fmax_note"),
@@ -163,6 +164,32 @@ def ratios(entries: dict, metric_pairs) -> dict:
 AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors", "reduction"),
                 ("ice40_luts", "reduction"), ("fmax_mhz", "gain"), ("asic_fmax_mhz", "gain"),
                 ("peak_macs_per_cycle_per_mm2", "gain"), ("measured_macs_per_cycle_per_mm2", "gain")]
+
+
+# The FineQ paper's headline (arXiv 2504.19746): "up to 1.79x energy efficiency" for the accelerator.
+PAPER_EFFICIENCY = 1.79
+# Weight bits an array's weights cost to fetch: FineQ codes travel as one cluster byte per three
+# weights (the 3-bit MAC array is fed the same bytes); INT8 weights are a byte each.
+FETCH_BITS = {"fineq": 8 / 3, "int8": 8.0}
+
+
+def add_fetch_break_even(ratios: dict, energy: dict, target: float = PAPER_EFFICIENCY) -> None:
+    """The array measurement leaves out fetching weights. With E pJ per fetched weight bit and one
+    fetch per MAC (no reuse: decoding one token), efficiency becomes (e_b + b_b E) / (e_f + b_f E).
+    Record the E at which that reaches ``target`` (None: unreachable, as the limit b_b / b_f is
+    below it) and that limit. With reuse over M tokens the E needed is M times larger."""
+    for key, r in ratios.items():
+        a, b = key.split("_vs_")
+        ea, eb = energy.get(a), energy.get(b)
+        if not ea or not eb or "error" in ea or "error" in eb:
+            continue
+        fa, fb = FETCH_BITS[ea["weights"]], FETCH_BITS[eb["weights"]]
+        pa, pb = ea["energy_per_mac_pj"], eb["energy_per_mac_pj"]
+        den, num = fb - target * fa, target * pa - pb
+        r["fetch_bits_per_weight"] = [fa, fb]
+        r["fetch_efficiency_limit"] = fb / fa
+        r["fetch_break_even_target"] = target
+        r["fetch_break_even_pj_per_bit"] = None if den <= 0 else max(num / den, 0.0)
 
 
 def machine() -> dict:

@@ -310,3 +310,21 @@ def test_ratios_and_report(tmp_path):
     md = report.write(area, {"designs": {}}, tmp_path).read_text()
     assert "| fineq_array vs mac8x8_array | 60.0%" in md
     assert "`mac8x3_array`: not generated" in md
+
+
+def test_fetch_break_even():
+    """The weight-fetch energy found makes the fetch-inclusive efficiency hit the target exactly;
+    equal fetch widths cannot reach a target above 1; a FineQ already ahead needs no fetch energy."""
+    from synth import run
+    en = {"fineq_array": {"weights": "fineq", "energy_per_mac_pj": 10.0},
+          "mac8x8_array": {"weights": "int8", "energy_per_mac_pj": 10.0},
+          "mac8x3_array": {"weights": "fineq", "energy_per_mac_pj": 5.0}}
+    r = {"fineq_array_vs_mac8x8_array": {}, "fineq_array_vs_mac8x3_array": {}}
+    run.add_fetch_break_even(r, en, target=1.79)
+    e = r["fineq_array_vs_mac8x8_array"]["fetch_break_even_pj_per_bit"]
+    assert (10 + 8 * e) / (10 + 8 / 3 * e) == pytest.approx(1.79)
+    assert r["fineq_array_vs_mac8x8_array"]["fetch_efficiency_limit"] == pytest.approx(3.0)
+    assert r["fineq_array_vs_mac8x3_array"]["fetch_break_even_pj_per_bit"] is None
+    ahead = {"fineq_array_vs_mac8x8_array": {}}
+    run.add_fetch_break_even(ahead, {**en, "fineq_array": {"weights": "fineq", "energy_per_mac_pj": 1.0}})
+    assert ahead["fineq_array_vs_mac8x8_array"]["fetch_break_even_pj_per_bit"] == 0.0
