@@ -44,6 +44,8 @@ bench: setup
 	$(PY) -m verif bench
 	$(PY) -m verif.top_perf --sim icarus verilator --config default
 	$(PY) -m quant study --threads 1
+	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
+	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
 
 clean:
 	rm -rf build

@@ -41,7 +41,10 @@ def load_config(name):
 
 
 def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, tiles, vectors,
-                area_entries, label=""):
+                area_entries, label="", steady=None):
+    """Gate-level energy of each array on the workload. With ``steady`` = (n, workload), n >
+    ``vectors``, each array runs again with n vectors per tile, and the difference between the two
+    runs gives the steady-state energy per MAC: weight loading, pipeline fill and drain cancel out."""
     library = liberty.load(liberty_path)
     out = {}
     for name in names:
@@ -57,31 +60,43 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
         wbits = wport // config.rows
         for i, (tag, weights) in enumerate(ENERGY_WEIGHTS.get(name, [])):
             key = name if i == 0 else f"{name}[{tag}]"
-            run.log(f"energy{label}: {key}: {tiles} tiles x {vectors} vectors of {wl.layer}, "
-                    f"{weights} weights, gate-level simulation")
-            t0 = time.time()
-            ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, vectors,
-                             config.act_width, config.acc_width)
-            fp = D.fingerprint(src, run.FLOW_VERSION, "energy", weights, tiles, vectors, wl.source,
-                               E.CLOCK_MHZ, E.NOMINAL_SLEW_NS)
 
-            def go():
-                sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
-                                 ar.expect, wd / f"energy_{weights}", clock=d.clock, reset=d.reset)
-                ok, msg = ar.check(sim["outputs"])
-                if not ok:
-                    raise E.EnergyError(f"{key}: gate-level outputs are wrong: {msg}")
-                est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
-                                 sim["cycles"], clock=d.clock)
-                est["check"] = msg
-                return est
+            def one_run(wl, nvec, sub, *key_extra):
+                run.log(f"energy{label}: {key}: {tiles} tiles x {nvec} vectors of {wl.layer}, "
+                        f"{weights} weights, gate-level simulation")
+                ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, nvec,
+                                 config.act_width, config.acc_width)
+                fp = D.fingerprint(src, run.FLOW_VERSION, "energy", weights, tiles, nvec, wl.source,
+                                   E.CLOCK_MHZ, E.NOMINAL_SLEW_NS, *key_extra)
+
+                def go():
+                    sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
+                                     ar.expect, wd / sub, clock=d.clock, reset=d.reset)
+                    ok, msg = ar.check(sim["outputs"])
+                    if not ok:
+                        raise E.EnergyError(f"{key}: gate-level outputs are wrong: {msg}")
+                    est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
+                                     sim["cycles"], clock=d.clock)
+                    est["check"] = msg
+                    return est
+                return ar, run._cached(wd / sub, fp, go)
+
+            t0 = time.time()
             try:
-                est = run._cached(wd / f"energy_{weights}", fp, go)
+                ar, est = one_run(wl, vectors, f"energy_{weights}")
+                long_run = None
+                if steady and steady[0] > vectors:
+                    n, wl_long = steady
+                    long_run = one_run(wl_long, n, f"energy_{weights}_v{n}", wl_long.x_q.shape[0])
             except (E.EnergyError, ValueError) as e:
                 run.log(f"energy: {key} failed: {e}")
                 out[key] = {"error": str(e)}
                 continue
             est = dict(est)
+            if long_run:
+                ar2, est2 = long_run
+                est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
+                est["steady_vectors_per_tile"] = steady[0]
             est.update({
                 "weights": weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
                 "energy_per_mac_pj": est["energy_pj"] / ar.macs,
@@ -91,7 +106,9 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
             })
             out[key] = est
             run.log(f"energy{label}: {key}: {est['energy_per_mac_pj']:.3f} pJ/MAC, "
-                    f"{est['cycles']} cycles, {est['check']} ({time.time() - t0:.0f} s)")
+                    f"{est['cycles']} cycles, {est['check']}"
+                    + (f"; steady state {est['steady_energy_per_mac_pj']:.3f} pJ/MAC" if long_run else "")
+                    + f" ({time.time() - t0:.0f} s)")
     return out
 
 
@@ -173,6 +190,9 @@ def main(argv=None) -> int:
     p.add_argument("--sweep-only", action="store_true", help="run only the sweep (to fill its cache)")
     p.add_argument("--tiles", type=int, default=4, help="weight tiles in the energy workload")
     p.add_argument("--vectors", type=int, default=32, help="activation vectors per tile")
+    p.add_argument("--steady-vectors", type=int, default=128,
+                   help="a second energy run per array with this many vectors per tile; the difference "
+                        "gives steady-state pJ/MAC (0: skip; not done in the sweep)")
     p.add_argument("--vectors-file", type=Path, help="golden vectors .npz from `python -m quant vectors`")
     p.add_argument("--layer", default=W.DEFAULT_LAYER, help="checkpoint layer for the workload")
     p.add_argument("--jobs", type=int, default=2, help="flows run in parallel per design")
@@ -236,11 +256,13 @@ def main(argv=None) -> int:
     need_wl = not args.no_energy and (any(d.name in ENERGY_WEIGHTS for d in designs) or sizes)
     if need_wl:
         run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
-        wl = W.build(args.layer, tokens=max(args.vectors, 64), vectors=args.vectors_file)
+        wl_long = W.build(args.layer, tokens=max(args.vectors, args.steady_vectors, 64), vectors=args.vectors_file)
+        # the short runs see the first max(vectors, 64) tokens, as they always have (cached results)
+        wl = dataclasses.replace(wl_long, x_q=wl_long.x_q[:max(args.vectors, 64)])
     if not args.no_energy:
         names = [d.name for d in designs if d.name in ENERGY_WEIGHTS and d.name in entries]
         energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
-                             args.vectors, entries)
+                             args.vectors, entries, steady=(args.steady_vectors, wl_long))
         annotate_energy(energy, entries, library)
         for name, e in energy.items():
             a = entries.get(name)
@@ -288,7 +310,8 @@ def main(argv=None) -> int:
           "method": "docs/synthesis.md#energy", "designs": energy,
           "ratios": run.ratios({k: v for k, v in energy.items() if "error" not in v},
                                [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction"),
-                                ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain")])}
+                                ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain"),
+                                ("steady_energy_per_mac_pj", "efficiency"), ("steady_macs_per_cycle", "gain")])}
     run.add_fetch_break_even(en["ratios"], energy)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")

@@ -67,29 +67,38 @@ def write(area: dict, energy: dict, out: Path) -> Path:
         wl = energy.get("workload") or {}
         L += ["", "## Energy (gate-level switching activity, real workload)", "",
               f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors.", "",
-              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | flip-flops + clock | pJ/MAC | pJ/cycle | check |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | flip-flops + clock | pJ/MAC | pJ/cycle | steady-state pJ/MAC | check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for n, e in energy["designs"].items():
             if "error" in e:
-                L.append(f"| `{n}` | | | | | | | | | | error: {e['error'][:80]} | | |")
+                L.append(f"| `{n}` | | | | | | | | | | error: {e['error'][:80]} | | | |")
                 continue
             L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
                      f"{e['energy_pj'] / 1000:.2f} | {_pct(e['internal_pj'] / e['energy_pj'])} | "
                      f"{_pct(e['switching_pj'] / e['energy_pj'])} | {_pct(e['leakage_pj'] / e['energy_pj'])} | "
                      f"{_pct(e.get('flip_flop_and_clock_share'))} | "
-                     f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | {e.get('check', '')} |")
+                     f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | "
+                     f"{_f(e.get('steady_energy_per_mac_pj'), '{:.3f}')} | {e.get('check', '')} |")
+        steady = next((e for e in energy["designs"].values() if e.get("steady_vectors_per_tile")), None)
+        if steady:
+            L += ["", f"Steady state: each array also ran {steady['steady_vectors_per_tile']} vectors per tile; "
+                  "(energy of that run - energy of the first) / (MACs of that run - MACs of the first) is the "
+                  "energy of one more MAC while the array streams, with weight loading, fill and drain cancelled."]
         if energy.get("ratios"):
-            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | without flip-flops and clock | power ratio (pJ/cycle) | throughput ratio (MACs/cycle) |",
-                  "|---|---:|---:|---:|---:|"]
+            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | without flip-flops and clock | steady state | power ratio (pJ/cycle) | throughput ratio (MACs/cycle) | steady-state throughput ratio |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
             for k, r in energy["ratios"].items():
                 L.append(f"| {k.replace('_vs_', ' vs ')} | {_f(r.get('energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
                          f"{_f(r.get('energy_per_mac_without_clocking_pj_efficiency'), '{:.2f}x')} | "
-                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} | {_f(r.get('macs_per_cycle_ratio'), '{:.2f}')} |")
+                         f"{_f(r.get('steady_energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
+                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} | {_f(r.get('macs_per_cycle_ratio'), '{:.2f}')} | "
+                         f"{_f(r.get('steady_macs_per_cycle_ratio'), '{:.2f}')} |")
         be = [(k, r) for k, r in (energy.get("ratios") or {}).items() if "fetch_efficiency_limit" in r]
         if be:
             L += ["", "Weight fetching is outside the arrays. With E pJ per fetched weight bit and no reuse "
                   "(one fetch per MAC, as when decoding one token), efficiency becomes "
-                  "(baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E):", "",
+                  "(baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E), with the "
+                  f"{be[0][1]['fetch_break_even_basis']} pJ/MAC:", "",
                   "| comparison | bits fetched per weight (FineQ, baseline) | limit when fetching dominates | "
                   "E for the paper's 1.79x, no reuse | same with reuse over 32 tokens |", "|---|---:|---:|---:|---:|"]
             for k, r in be:

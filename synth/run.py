@@ -166,6 +166,19 @@ AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors
                 ("peak_macs_per_cycle_per_mm2", "gain"), ("measured_macs_per_cycle_per_mm2", "gain")]
 
 
+def steady_state(macs: int, est: dict, macs_long: int, est_long: dict) -> dict:
+    """Energy and cycles of one more MAC while the array streams, from two runs of the same tiles
+    that differ only in vectors per tile: the fixed costs (weight loading, fill, drain) cancel."""
+    dm, dc = macs_long - macs, est_long["cycles"] - est["cycles"]
+    if dm <= 0 or dc <= 0:
+        raise ValueError(f"the long run must have more MACs and cycles ({macs_long} vs {macs}, "
+                         f"{est_long['cycles']} vs {est['cycles']} cycles)")
+    return {"steady_energy_per_mac_pj": (est_long["energy_pj"] - est["energy_pj"]) / dm,
+            "steady_macs_per_cycle": dm / dc,
+            "steady_run": {"macs": macs_long, "cycles": est_long["cycles"], "energy_pj": est_long["energy_pj"],
+                           "check": est_long.get("check")}}
+
+
 # The FineQ paper's headline (arXiv 2504.19746): "up to 1.79x energy efficiency" for the accelerator.
 PAPER_EFFICIENCY = 1.79
 # Weight bits an array's weights cost to fetch: FineQ codes travel as one cluster byte per three
@@ -177,18 +190,22 @@ def add_fetch_break_even(ratios: dict, energy: dict, target: float = PAPER_EFFIC
     """The array measurement leaves out fetching weights. With E pJ per fetched weight bit and one
     fetch per MAC (no reuse: decoding one token), efficiency becomes (e_b + b_b E) / (e_f + b_f E).
     Record the E at which that reaches ``target`` (None: unreachable, as the limit b_b / b_f is
-    below it) and that limit. With reuse over M tokens the E needed is M times larger."""
+    below it) and that limit. With reuse over M tokens the E needed is M times larger. The
+    steady-state pJ/MAC is used when both designs have it (fill and drain are not fetch-related)."""
     for key, r in ratios.items():
         a, b = key.split("_vs_")
         ea, eb = energy.get(a), energy.get(b)
         if not ea or not eb or "error" in ea or "error" in eb:
             continue
         fa, fb = FETCH_BITS[ea["weights"]], FETCH_BITS[eb["weights"]]
-        pa, pb = ea["energy_per_mac_pj"], eb["energy_per_mac_pj"]
+        field = "steady_energy_per_mac_pj" if "steady_energy_per_mac_pj" in ea and \
+            "steady_energy_per_mac_pj" in eb else "energy_per_mac_pj"
+        pa, pb = ea[field], eb[field]
         den, num = fb - target * fa, target * pa - pb
         r["fetch_bits_per_weight"] = [fa, fb]
         r["fetch_efficiency_limit"] = fb / fa
         r["fetch_break_even_target"] = target
+        r["fetch_break_even_basis"] = "steady-state" if field.startswith("steady") else "whole-run"
         r["fetch_break_even_pj_per_bit"] = None if den <= 0 else max(num / den, 0.0)
 
 

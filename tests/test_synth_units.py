@@ -328,3 +328,15 @@ def test_fetch_break_even():
     ahead = {"fineq_array_vs_mac8x8_array": {}}
     run.add_fetch_break_even(ahead, {**en, "fineq_array": {"weights": "fineq", "energy_per_mac_pj": 1.0}})
     assert ahead["fineq_array_vs_mac8x8_array"]["fetch_break_even_pj_per_bit"] == 0.0
+
+
+def test_steady_state_cancels_fixed_costs():
+    """Two runs of energy = fixed + e * MACs (cycles = fill + MACs / rate) give back e and the rate."""
+    from synth import run
+    def est(macs):
+        return {"energy_pj": 5000.0 + 0.75 * macs, "cycles": 300 + macs // 16}
+    s = run.steady_state(8192, est(8192), 32768, est(32768))
+    assert s["steady_energy_per_mac_pj"] == pytest.approx(0.75)
+    assert s["steady_macs_per_cycle"] == pytest.approx(16)
+    with pytest.raises(ValueError, match="more MACs"):
+        run.steady_state(8192, est(8192), 8192, est(8192))
