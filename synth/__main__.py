@@ -116,8 +116,8 @@ def _sweep_row(n, name, e, en):
     return {"rows": n, "cols": n, "design": name,
             **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts", "fmax_mhz",
                                      "asic_fmax_mhz", "peak_macs_per_cycle")},
-            "energy_per_mac_pj": en.get(name, {}).get("energy_per_mac_pj"),
-            "macs_per_cycle": en.get(name, {}).get("macs_per_cycle")}
+            **{k: en.get(name, {}).get(k) for k in ("energy_per_mac_pj", "macs_per_cycle",
+                                                   "steady_energy_per_mac_pj", "steady_macs_per_cycle")}}
 
 
 def annotate_energy(energy: dict, area_entries: dict, library) -> None:
@@ -143,7 +143,7 @@ def annotate_energy(energy: dict, area_entries: dict, library) -> None:
 
 
 def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors,
-          main_entries=None, main_energy=None):
+          main_entries=None, main_energy=None, steady=None):
     from hdl.generate import generate_config
     rows_out = []
     for n in sizes:
@@ -164,7 +164,7 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
                             pnr=pnr, jobs=jobs, hier=False)
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
-                         vectors, entries, label=f" sweep {n}x{n}") if energy else {}
+                         vectors, entries, label=f" sweep {n}x{n}", steady=steady) if energy else {}
         annotate_energy(en, entries, liberty.load(liberty_path))
         rows_out += [_sweep_row(n, name, e, en) for name, e in entries.items()]
     return rows_out
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--vectors", type=int, default=32, help="activation vectors per tile")
     p.add_argument("--steady-vectors", type=int, default=128,
                    help="a second energy run per array with this many vectors per tile; the difference "
-                        "gives steady-state pJ/MAC (0: skip; not done in the sweep)")
+                        "gives steady-state pJ/MAC (0: skip)")
     p.add_argument("--vectors-file", type=Path, help="golden vectors .npz from `python -m quant vectors`")
     p.add_argument("--layer", default=W.DEFAULT_LAYER, help="checkpoint layer for the workload")
     p.add_argument("--jobs", type=int, default=2, help="flows run in parallel per design")
@@ -276,7 +276,7 @@ def main(argv=None) -> int:
             {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
         sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes,
                            pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
-                           entries, energy)
+                           entries, energy, steady=(args.steady_vectors, wl_long) if wl else None)
 
     for extra in args.merge_sweep:
         other = json.loads(Path(extra).read_text()).get("sweep", [])

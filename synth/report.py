@@ -122,12 +122,12 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     plots = _plots(area, energy, out)
     if area.get("sweep"):
         L += ["", "## Array-size sweep", "",
-              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC (whole run) | pJ/MAC (steady state) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in area["sweep"]:
             L.append(f"| {r['rows']}x{r['cols']} | `{r['design']}` | {_f(r.get('area_um2'))} | {_f(r.get('cells'))} | "
                      f"{_f(r.get('transistors'))} | {_f(r.get('ice40_luts'))} | {_f(r.get('asic_fmax_mhz'), '{:.0f}')} | "
-                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} |")
+                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} | {_f(r.get('steady_energy_per_mac_pj'), '{:.3f}')} |")
     if plots:
         L += ["", "## Plots", ""] + [f"![{t}]({p.name})" for t, p in plots]
     L.append("")
@@ -207,10 +207,13 @@ def _plots(area, energy, out):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for name in sorted({r["design"] for r in sw}):
             rs = [r for r in sw if r["design"] == name and r.get("area_um2")]
-            axes[0].plot([r["rows"] for r in rs], [r["area_um2"] / 1e6 for r in rs], "o-", label=name)
-            re_ = [r for r in sw if r["design"] == name and r.get("energy_per_mac_pj")]
-            if re_:
-                axes[1].plot([r["rows"] for r in re_], [r["energy_per_mac_pj"] for r in re_], "o-", label=name)
+            lines = axes[0].plot([r["rows"] for r in rs], [r["area_um2"] / 1e6 for r in rs], "o-", label=name)
+            for key, style, what in (("energy_per_mac_pj", "o--", "whole run"),
+                                     ("steady_energy_per_mac_pj", "o-", "steady state")):
+                re_ = [r for r in sw if r["design"] == name and r.get(key)]
+                if re_:
+                    axes[1].plot([r["rows"] for r in re_], [r[key] for r in re_], style,
+                                 color=lines[0].get_color(), label=f"{name}, {what}")
         axes[0].set_xlabel("array size n (n x n)")
         axes[0].set_ylabel("area (mm2)")
         axes[0].set_title("Area against array size")
