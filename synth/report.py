@@ -202,6 +202,23 @@ def _plots(area, energy, out):
         fig.savefig(p, dpi=110)
         plt.close(fig)
         plots.append(("area breakdown by block", p))
+    tops = [(n, e) for n, e in area["designs"].items() if e.get("blocks") and e.get("sram_macros")]
+    for name, e in tops:
+        blocks = sorted(e["blocks"].items(), key=lambda kv: kv[1]["area_um2"])
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        names = [b for b, _ in blocks]
+        seq = [v["sequential_um2"] / 1e6 for _, v in blocks]
+        comb = [v["combinational_um2"] / 1e6 for _, v in blocks]
+        ax.barh(names, seq, label="flip-flops")
+        ax.barh(names, comb, left=seq, label="combinational")
+        ax.set_xlabel("area (mm2, OSU 0.18 um); buffers are memory macros, not shown")
+        ax.set_title(f"{name}: logic area by block (hierarchical synthesis)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = out / f"synth_{name}_blocks.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        plots.append((f"{name}: logic area by block", p))
     sw = area.get("sweep") or []
     if sw:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
