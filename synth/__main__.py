@@ -93,6 +93,11 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
                 out[key] = {"error": str(e)}
                 continue
             est = dict(est)
+            if name == "fineq_array":      # the beat length the array runs per tile (docs/hdl.md)
+                q = wl.weights(weights)
+                est["beat_cycles_per_tile"] = [
+                    max(1, int(abs(q[n0:n0 + config.cols, k0:k0 + config.rows]).max()))
+                    if config.adaptive_phases else config.code_length for n0, k0, _ in ar.tiles]
             if long_run:
                 ar2, est2 = long_run
                 est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
@@ -117,7 +122,8 @@ def _sweep_row(n, name, e, en):
             **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts", "fmax_mhz",
                                      "asic_fmax_mhz", "peak_macs_per_cycle")},
             **{k: en.get(name, {}).get(k) for k in ("energy_per_mac_pj", "macs_per_cycle",
-                                                   "steady_energy_per_mac_pj", "steady_macs_per_cycle")}}
+                                                   "steady_energy_per_mac_pj", "steady_macs_per_cycle",
+                                                   "beat_cycles_per_tile")}}
 
 
 def annotate_energy(energy: dict, area_entries: dict, library) -> None:

@@ -79,6 +79,10 @@ def write(area: dict, energy: dict, out: Path) -> Path:
                      f"{_pct(e.get('flip_flop_and_clock_share'))} | "
                      f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | "
                      f"{_f(e.get('steady_energy_per_mac_pj'), '{:.3f}')} | {e.get('check', '')} |")
+        beats = next((e["beat_cycles_per_tile"] for e in energy["designs"].values() if e.get("beat_cycles_per_tile")), None)
+        if beats:
+            L += ["", f"FineQ beat length per tile (cycles per MAC in each PE, `P = max|q|` of the tile): "
+                  f"{', '.join(map(str, beats))} (mean {sum(beats) / len(beats):.2f}); the MAC arrays take 1."]
         steady = next((e for e in energy["designs"].values() if e.get("steady_vectors_per_tile")), None)
         if steady:
             L += ["", f"Steady state: each array also ran {steady['steady_vectors_per_tile']} vectors per tile; "
@@ -122,12 +126,13 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     plots = _plots(area, energy, out)
     if area.get("sweep"):
         L += ["", "## Array-size sweep", "",
-              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC (whole run) | pJ/MAC (steady state) |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC (whole run) | pJ/MAC (steady state) | cycles per MAC (beats) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in area["sweep"]:
             L.append(f"| {r['rows']}x{r['cols']} | `{r['design']}` | {_f(r.get('area_um2'))} | {_f(r.get('cells'))} | "
                      f"{_f(r.get('transistors'))} | {_f(r.get('ice40_luts'))} | {_f(r.get('asic_fmax_mhz'), '{:.0f}')} | "
-                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} | {_f(r.get('steady_energy_per_mac_pj'), '{:.3f}')} |")
+                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} | {_f(r.get('steady_energy_per_mac_pj'), '{:.3f}')} | "
+                     f"{', '.join(map(str, r['beat_cycles_per_tile'])) if r.get('beat_cycles_per_tile') else '1'} |")
     if plots:
         L += ["", "## Plots", ""] + [f"![{t}]({p.name})" for t, p in plots]
     L.append("")
