@@ -216,6 +216,10 @@ def main(argv=None) -> int:
     except ValueError:
         print(f"error: --sweep takes comma-separated integers, not {args.sweep!r}", file=sys.stderr)
         return 2
+    if args.steady_vectors and args.steady_vectors <= args.vectors:
+        print(f"error: --steady-vectors ({args.steady_vectors}) must be more than --vectors "
+              f"({args.vectors}), or 0 to skip the steady-state runs", file=sys.stderr)
+        return 2
     build = ROOT / "build"
     try:
         lib_path, cells_v = tech.fetch(build)
@@ -237,6 +241,23 @@ def main(argv=None) -> int:
     pnr = not args.no_pnr
     t_start = time.time()
 
+    # the workload first: a bad layer or too few tokens must not wait for an hour of synthesis
+    wl = wl_long = None
+    if not args.no_energy and (any(d.name in ENERGY_WEIGHTS for d in designs) or sizes):
+        run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
+        need = max(args.vectors, args.steady_vectors)
+        try:
+            wl_long = W.build(args.layer, tokens=max(need, 64), vectors=args.vectors_file)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if wl_long.x_q.shape[0] < need:
+            print(f"error: the workload has {wl_long.x_q.shape[0]} activation vectors; --vectors/"
+                  f"--steady-vectors ask for {need}: use fewer", file=sys.stderr)
+            return 2
+        # the short runs see the first max(vectors, 64) tokens, as they always have (cached results)
+        wl = dataclasses.replace(wl_long, x_q=wl_long.x_q[:max(args.vectors, 64)])
+
     entries = {}
     for d in ([] if args.sweep_only else designs):
         run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
@@ -257,14 +278,7 @@ def main(argv=None) -> int:
                     f"{e.get('transistors')} transistors, {e.get('ice40_luts')} LUTs, "
                     f"Fmax {e.get('fmax_mhz')} MHz")
 
-    wl = None
     energy = {}
-    need_wl = not args.no_energy and (any(d.name in ENERGY_WEIGHTS for d in designs) or sizes)
-    if need_wl:
-        run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
-        wl_long = W.build(args.layer, tokens=max(args.vectors, args.steady_vectors, 64), vectors=args.vectors_file)
-        # the short runs see the first max(vectors, 64) tokens, as they always have (cached results)
-        wl = dataclasses.replace(wl_long, x_q=wl_long.x_q[:max(args.vectors, 64)])
     if not args.no_energy:
         names = [d.name for d in designs if d.name in ENERGY_WEIGHTS and d.name in entries]
         energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
@@ -282,7 +296,7 @@ def main(argv=None) -> int:
             {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
         sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes,
                            pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
-                           entries, energy, steady=(args.steady_vectors, wl_long) if wl else None)
+                           entries, energy, steady=(args.steady_vectors, wl_long))
 
     for extra in args.merge_sweep:
         other = json.loads(Path(extra).read_text()).get("sweep", [])

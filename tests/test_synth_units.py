@@ -340,3 +340,9 @@ def test_steady_state_cancels_fixed_costs():
     assert s["steady_macs_per_cycle"] == pytest.approx(16)
     with pytest.raises(ValueError, match="more MACs"):
         run.steady_state(8192, est(8192), 8192, est(8192))
+
+
+def test_cli_refuses_steady_run_shorter_than_the_first(capsys):
+    from synth.__main__ import main
+    assert main(["--vectors", "32", "--steady-vectors", "16"]) == 2
+    assert "--steady-vectors (16) must be more than --vectors (32)" in capsys.readouterr().err
