@@ -20,6 +20,8 @@ import numpy as np
 from quant import golden
 from quant.format import encode_bytes, num_clusters, unpack_clusters
 
+from verif.vectors import write_npz
+
 __all__ = ["Job", "layer_job", "random_job", "jobs_to_npz", "jobs_from_npz", "ensure_layer_vectors",
            "FULL_LAYER_VECTORS"]
 
@@ -102,8 +104,6 @@ def random_job(rng: np.random.Generator, m: int, k: int, n: int, *, bypass: bool
 
 
 def jobs_to_npz(jobs: list[Job], path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays, meta = {}, []
     for i, j in enumerate(jobs):
         arrays[f"clusters{i}"] = j.clusters
@@ -111,10 +111,7 @@ def jobs_to_npz(jobs: list[Job], path) -> Path:
         if j.rq is not None:
             arrays[f"bias{i}"], arrays[f"mult{i}"], arrays[f"shift{i}"] = j.rq.bias, j.rq.mult, j.rq.shift
         meta.append({"name": j.name, "k": j.k, "bypass": j.rq is None})
-    arrays["meta"] = np.array(json.dumps(meta))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-    return path
+    return write_npz(path, arrays, meta=meta)
 
 
 def jobs_from_npz(path) -> list[Job]:

@@ -162,18 +162,23 @@ def random_tiles(rng: np.random.Generator, cfg: ArrayConfig, kind: ArrayKind, co
     return tiles
 
 
-def tiles_to_npz(tiles: list[Tile], path) -> Path:
-    """Hand tiles to a simulator process (cocotb tests read them back with tiles_from_npz)."""
+def write_npz(path, arrays: dict, **json_fields) -> Path:
+    """Numbered arrays plus JSON-encoded fields in one .npz (read back with allow_pickle=False)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {**arrays, **{k: np.array(json.dumps(v)) for k, v in json_fields.items()}}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def tiles_to_npz(tiles: list[Tile], path) -> Path:
+    """Hand tiles to a simulator process (cocotb tests read them back with tiles_from_npz)."""
     arrays = {}
     for i, t in enumerate(tiles):
         arrays[f"q{i}"] = t.q
         arrays[f"x{i}"] = t.x
-    arrays["names"] = np.array(json.dumps([[t.name, list(t.origin)] for t in tiles]))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-    return path
+    return write_npz(path, arrays, names=[[t.name, list(t.origin)] for t in tiles])
 
 
 def tiles_from_npz(path) -> list[Tile]:
