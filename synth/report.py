@@ -141,21 +141,23 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     return path
 
 
+def _tops(area) -> list[tuple[str, dict]]:
+    """Designs synthesised with their buffers as memory macros: the whole accelerator."""
+    return [(n, e) for n, e in area["designs"].items() if e.get("sram_macros")]
+
+
 def _top_section(area) -> list[str]:
     """The whole accelerator: logic area by block, and the buffers left as memory macros."""
-    tops = [(n, e) for n, e in area["designs"].items() if e.get("sram_macros") or
-            (n.endswith("_top") and e.get("area_um2"))]
     L = []
-    for name, e in tops:
+    for name, e in _tops(area):
         L += ["", f"## Whole accelerator (`{name}`)", "",
               f"{e['title']}. Logic: {_f(e.get('area_um2'))} um2 ({_f(e.get('area_nand2'))} NAND2), "
               f"{_f(e.get('cells'))} cells, {_f(e.get('transistors'))} transistors, ASIC Fmax "
               f"{_f(e.get('asic_fmax_mhz'), '{:.0f}')} MHz. The buffers are memory macros, not counted "
               f"in that area (the OSU library has no memory compiler): {_f(e.get('sram_bits'))} bits.", ""]
-        if e.get("sram_macros"):
-            L += ["| memory | words x bits | read ports | write ports | bits |", "|---|---:|---:|---:|---:|"]
-            L += [f"| `{m['name']}` | {m['words']:,} x {m['width']} | {m['read_ports']} | {m['write_ports']} | "
-                  f"{m['bits']:,} |" for m in e["sram_macros"]]
+        L += ["| memory | words x bits | read ports | write ports | bits |", "|---|---:|---:|---:|---:|"]
+        L += [f"| `{m['name']}` | {m['words']:,} x {m['width']} | {m['read_ports']} | {m['write_ports']} | "
+              f"{m['bits']:,} |" for m in e["sram_macros"]]
         blocks = e.get("blocks") or {}
         total = sum(b["area_um2"] for b in blocks.values())
         if total:
@@ -207,8 +209,9 @@ def _plots(area, energy, out):
         fig.savefig(p, dpi=110)
         plt.close(fig)
         plots.append(("area breakdown by block", p))
-    tops = [(n, e) for n, e in area["designs"].items() if e.get("blocks") and e.get("sram_macros")]
-    for name, e in tops:
+    for name, e in _tops(area):
+        if not e.get("blocks"):
+            continue
         blocks = sorted(e["blocks"].items(), key=lambda kv: kv[1]["area_um2"])
         fig, ax = plt.subplots(figsize=(8, 4.5))
         names = [b for b, _ in blocks]
