@@ -66,7 +66,10 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError("spearman needs two samples of the same length >= 2")
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = float(ra.norm() * rb.norm())
-    return float((ra @ rb) / denom) if denom > 0 else float("nan")
+    if denom == 0:
+        return float("nan")
+    # Rounding can put a perfect correlation a few ulp outside [-1, 1]; clamp to the coefficient's range.
+    return min(1.0, max(-1.0, float((ra @ rb) / denom)))
 
 
 def pair_similarities(embeddings: torch.Tensor) -> torch.Tensor:

@@ -175,6 +175,15 @@ def test_spearman_against_its_definition():
     assert spearman(b, -b) == pytest.approx(-1.0)
 
 
+def test_spearman_stays_inside_its_range_despite_rounding():
+    # Rounding makes an uncapped Pearson of a sample with itself 1.0000000000000002 for many lengths.
+    g = torch.Generator().manual_seed(0)
+    for n in range(2, 120):
+        a = torch.randn(n, generator=g, dtype=torch.float64)
+        same, opposite = spearman(a, a), spearman(a, -a)
+        assert -1.0 <= opposite <= -1.0 + 1e-12 and 1.0 - 1e-12 <= same <= 1.0, (n, same, opposite)
+
+
 def test_pair_similarities_are_the_upper_triangle():
     e = torch.nn.functional.normalize(torch.randn(5, 4), dim=-1)
     s = pair_similarities(e)
