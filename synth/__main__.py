@@ -276,7 +276,7 @@ def main(argv=None) -> int:
         else:
             run.log(f"{d.name}: {e.get('area_um2', 0):.0f} um2, {e.get('cells')} cells, "
                     f"{e.get('transistors')} transistors, {e.get('ice40_luts')} LUTs, "
-                    f"Fmax {e.get('fmax_mhz')} MHz")
+                    + (f"Fmax {e['fmax_mhz']:.1f} MHz" if e.get("fmax_mhz") else "no Fmax"))
 
     energy = {}
     if not args.no_energy:
