@@ -51,7 +51,7 @@ def _root() -> Path:
 def generated(stem: str):
     """Verilog written by ``hdl.generate`` for the configuration: ``<verilog_dir>/<stem>.v``."""
     def source(config, verilog_dir: Path, work_dir: Path) -> Source:
-        f = Path(verilog_dir) / f"{stem}.v"       # stem may name a sub-folder: "accel/top"
+        f = Path(verilog_dir) / f"{stem}.v"
         if not f.exists():
             _run_generator(config, Path(verilog_dir))
         if not f.exists():
@@ -174,8 +174,8 @@ DESIGNS: list[Design] = [
     Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
     Design("input_skew", "Activation input skew (shift registers)", generated("input_skew"), "block"),
     Design("output_deskew", "Partial-sum output de-skew", generated("output_deskew"), "block"),
-    Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("accel/vector_unit"), "block", preset_only=True),
-    Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("accel/top"), "top", preset_only=True,
+    Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("vector_unit"), "block", preset_only=True),
+    Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("top"), "top", preset_only=True,
            sram_macros=True),
 ]
 

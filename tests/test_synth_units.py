@@ -346,3 +346,16 @@ def test_cli_refuses_steady_run_shorter_than_the_first(capsys):
     from synth.__main__ import main
     assert main(["--vectors", "32", "--steady-vectors", "16"]) == 2
     assert "--steady-vectors (16) must be more than --vectors (32)" in capsys.readouterr().err
+
+
+def test_every_design_finds_its_verilog(tmp_path):
+    # A clean build/ holds only what hdl.generate writes: a design pointing at another path would
+    # be silently "not measured" (the whole accelerator was, until its path was fixed).
+    from hdl.config import preset
+    from synth.designs import DESIGNS
+
+    config = preset("tiny")
+    for d in DESIGNS:
+        src = d.source(config, tmp_path / "verilog", tmp_path / "work" / d.name)
+        assert src.files and all(f.exists() for f in src.files), d.name
+        assert f"module {src.top}" in src.files[0].read_text(), (d.name, src.top)
