@@ -19,12 +19,12 @@ import amaranth
 from amaranth.back import verilog
 from amaranth.hdl import signed
 
-from .array import SystolicArray
-from .config import ArrayConfig, ArrayKind, preset
-from .decoder import Decoder
-from .mac_pe import MacPE
-from .skew import Skew
-from .temporal_pe import TemporalPE
+from .datapath.array import SystolicArray
+from .datapath.config import ArrayConfig, ArrayKind, preset
+from .datapath.decoder import Decoder
+from .datapath.mac_pe import MacPE
+from .datapath.skew import Skew
+from .datapath.temporal_pe import TemporalPE
 
 __all__ = ["components", "generate", "generate_config", "main"]
 
@@ -70,7 +70,8 @@ def to_verilog(component, name: str) -> str:
 
 STAMP = ".fineq-generate.sha256"
 # The modules the generated files depend on (other hdl/ files do not invalidate them).
-SOURCES = ("config", "decoder", "temporal_pe", "mac_pe", "skew", "array", "generate")
+SOURCES = ("datapath/config", "datapath/decoder", "datapath/temporal_pe", "datapath/mac_pe",
+           "datapath/skew", "datapath/array", "generate")
 
 
 def _source_digest(cfg: ArrayConfig) -> str:
@@ -118,9 +119,9 @@ def generate_config(cfg: ArrayConfig, out_dir: Path, *, force: bool = False) -> 
 def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the Verilog and ``config.json`` of preset ``config_name`` under ``out_dir``."""
     written = generate_config(preset(config_name), Path(out_dir), force=force)
-    # The accelerator top level (top.v, vector_unit.v, fineq_accel.h; hdl/top.py, issue #4),
+    # The accelerator top level (top.v, vector_unit.v, fineq_accel.h; hdl/soc/top.py, issue #4),
     # with its own up-to-date check. Presets only: it needs the preset's buffer sizes.
-    from .top import generate_top
+    from .soc.top import generate_top
 
     written.update(generate_top(config_name, Path(out_dir), force=force))
     return written

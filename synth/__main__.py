@@ -31,9 +31,9 @@ ENERGY_WEIGHTS = {
 
 def load_config(name):
     try:
-        from hdl.config import preset
+        from hdl.datapath.config import preset
     except ImportError as e:
-        raise SystemExit(f"error: hdl.config is not available ({e})")
+        raise SystemExit(f"error: hdl.datapath.config is not available ({e})")
     try:
         return preset(name)
     except (TypeError, ValueError) as e:

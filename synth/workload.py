@@ -11,7 +11,7 @@ Source of the numbers, in order of preference:
    forward hook on corpus sentences (``quant.corpus``), quantized to INT8 by
    ``quant.golden.quantize_activations``.
 
-The array stream protocol (hdl/array.py, docs/hdl.md): ``w`` takes ``cols`` beats per tile, beat
+The array stream protocol (hdl/datapath/array.py, docs/hdl.md): ``w`` takes ``cols`` beats per tile, beat
 ``c`` holding ``q[n0 + c, k0 + r]`` in lane ``r``; ``x`` takes ``{data: rows x int8, last}``;
 ``y`` returns ``{data: cols x int32, last}`` per ``x`` beat. The payloads are packed little-end
 first (lane 0 in the low bits), as Amaranth flattens array and struct layouts.

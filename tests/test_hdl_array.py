@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.array in the Amaranth simulator: exact tiles against quant.golden, timing, edge sizes."""
+"""hdl.datapath.array in the Amaranth simulator: exact tiles against quant.golden, timing, edge sizes."""
 
 import dataclasses
 import random
@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from hdl.array import SystolicArray
-from hdl.config import ArrayKind, preset
+from hdl.datapath.array import SystolicArray
+from hdl.datapath.config import ArrayKind, preset
 from quant.golden import int_gemm
 from verif.amaranth_tb import get, put, simulate
 from verif.vectors import random_tiles, synthetic_golden, layer_tiles

@@ -1,10 +1,10 @@
-"""hdl.config: validation messages, presets, derived widths, JSON."""
+"""hdl.datapath.config: validation messages, presets, derived widths, JSON."""
 
 import dataclasses
 
 import pytest
 
-from hdl.config import PRESETS, ArrayConfig, ArrayKind, preset, psum_bound, signed_width
+from hdl.datapath.config import PRESETS, ArrayConfig, ArrayKind, preset, psum_bound, signed_width
 from quant.golden import ACT_MAX, WEIGHT_MAX_ABS
 
 

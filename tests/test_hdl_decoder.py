@@ -1,11 +1,11 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.decoder in the Amaranth simulator, against quant.format's decode table."""
+"""hdl.datapath.decoder in the Amaranth simulator, against quant.format's decode table."""
 
 import random
 
 import pytest
 
-from hdl.decoder import Decoder
+from hdl.datapath.decoder import Decoder
 from quant.format import DECODE_TABLE
 from verif.amaranth_tb import get, put, simulate
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from hdl.config import ArrayConfig, preset
+from hdl.datapath.config import ArrayConfig, preset
 from hdl.generate import components, to_verilog
 from verif import simulate
 

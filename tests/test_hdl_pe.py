@@ -1,12 +1,12 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.temporal_pe and hdl.mac_pe in the Amaranth simulator: every weight times every activation."""
+"""hdl.datapath.temporal_pe and hdl.datapath.mac_pe in the Amaranth simulator: every weight times every activation."""
 
 import random
 
 import pytest
 
-from hdl.mac_pe import MacPE
-from hdl.temporal_pe import TemporalPE
+from hdl.datapath.mac_pe import MacPE
+from hdl.datapath.temporal_pe import TemporalPE
 from verif.amaranth_tb import simulate
 
 

@@ -351,7 +351,7 @@ def test_cli_refuses_steady_run_shorter_than_the_first(capsys):
 def test_every_design_finds_its_verilog(tmp_path):
     # A clean build/ holds only what hdl.generate writes: a design pointing at another path would
     # be silently "not measured" (the whole accelerator was, until its path was fixed).
-    from hdl.config import preset
+    from hdl.datapath.config import preset
     from synth.designs import DESIGNS
 
     config = preset("tiny")

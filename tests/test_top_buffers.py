@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.buffers and hdl.regfile in the Amaranth simulator, against small Python models."""
+"""hdl.soc.buffers and hdl.soc.regfile in the Amaranth simulator, against small Python models."""
 
 import random
 
@@ -7,9 +7,9 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from hdl.buffers import LineAssembler, OutputPacker, WordUnpacker
-from hdl.regfile import RegisterFile
-from hdl.regmap import by_name
+from hdl.soc.buffers import LineAssembler, OutputPacker, WordUnpacker
+from hdl.soc.regfile import RegisterFile
+from hdl.soc.regmap import by_name
 from verif.amaranth_tb import get, put, simulate
 
 

@@ -6,9 +6,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from hdl import regmap
-from hdl.accel_config import AcceleratorConfig, accel_preset
-from hdl.config import preset
+from hdl.soc import regmap
+from hdl.soc.accel_config import AcceleratorConfig, accel_preset
+from hdl.datapath.config import preset
 from hdl.sw.driver import Status, field_value
 from hdl.sw.image import build_image, from_packed_file
 from quant import golden

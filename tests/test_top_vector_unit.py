@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.vector_unit in the Amaranth simulator against quant.golden.requantize, corners exhaustively.
+"""hdl.soc.vector_unit in the Amaranth simulator against quant.golden.requantize, corners exhaustively.
 
 For every shift 1..47 and several multipliers, sums are chosen so that the scaled value lands on
 and next to the rounding ties (x.5) around 0 and around both saturation bounds, plus the INT32
@@ -11,8 +11,8 @@ import random
 import numpy as np
 import pytest
 
-from hdl import vector_unit as vu
-from hdl.vector_unit import VectorUnit
+from hdl.soc import vector_unit as vu
+from hdl.soc.vector_unit import VectorUnit
 from quant import golden
 from verif.amaranth_tb import get, put, simulate
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.config import ArrayKind, preset
+from hdl.datapath.config import ArrayKind, preset
 from verif import simulate
 from verif.vectors import (DEFAULT_VECTORS, ensure_vectors, layer_tiles, load_golden,
                            tiles_to_npz)

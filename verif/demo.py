@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from hdl.config import ArrayKind, preset
+from hdl.datapath.config import ArrayKind, preset
 from verif import simulate
 from verif.bench import _run, beat_of, tile_formula
 from verif.vectors import ensure_vectors, layer_tiles, load_golden

@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from hdl.config import preset
+from hdl.datapath.config import preset
 from hdl.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import os
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hdl.config import preset
+from hdl.datapath.config import preset
 from verif.cocotb_tb import reset, start_clock, tb_rng
 
 CORNERS = [-128, -127, -1, 0, 1, 126, 127]

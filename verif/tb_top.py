@@ -25,8 +25,8 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
-from hdl.accel_config import accel_preset
-from hdl.regmap import ErrorCode
+from hdl.soc.accel_config import accel_preset
+from hdl.soc.regmap import ErrorCode
 from hdl.sw.driver import REG, Driver, field_value
 from hdl.sw.image import build_image
 from verif.cocotb_tb import random_pause, start_clock, tb_rng

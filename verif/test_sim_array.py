@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from hdl.config import ArrayKind, preset
+from hdl.datapath.config import ArrayKind, preset
 from verif import simulate
 from verif.vectors import layer_tiles, random_tiles, tiles_to_npz
 

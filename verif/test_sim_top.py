@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from hdl.accel_config import accel_preset
+from hdl.soc.accel_config import accel_preset
 from verif import simulate
 from verif.top_jobs import (ensure_layer_vectors, jobs_to_npz, layer_job, random_job)
 from verif.vectors import load_golden

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.accel_config import AcceleratorConfig, accel_preset
+from hdl.soc.accel_config import AcceleratorConfig, accel_preset
 from quant.format import unpack_clusters
 
 __all__ = ["OVERHEAD", "model_cycles", "tile_beats", "useful_pulses", "run_jobs_on",

@@ -27,7 +27,7 @@ import numpy as np
 from quant.format import encode_bytes, num_clusters, unpack_clusters
 from quant.golden import int_gemm
 
-from hdl.config import ArrayConfig, ArrayKind
+from hdl.datapath.config import ArrayConfig, ArrayKind
 
 __all__ = [
     "Tile", "load_golden", "synthetic_golden", "layer_tiles", "random_tiles", "ensure_vectors",

@@ -1,4 +1,4 @@
 """Software side of the accelerator: memory-image builder and register-level driver.
 
-Neither module imports Amaranth; both take the register map from hdl/regmap.py.
+Neither module imports Amaranth; both take the register map from hdl/soc/regmap.py.
 """

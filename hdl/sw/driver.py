@@ -1,4 +1,4 @@
-"""Register-level driver of the accelerator, generated from hdl/regmap.py.
+"""Register-level driver of the accelerator, generated from hdl/soc/regmap.py.
 
 The bus is two coroutines, ``read32(offset)`` and ``write32(offset, value)``, so the same driver
 runs against cocotbext-axi's AxiLiteMaster in the testbenches or any other transport::
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hdl.regmap import ID_VALUE, REGISTERS, ErrorCode, by_name
+from hdl.soc.regmap import ID_VALUE, REGISTERS, ErrorCode, by_name
 
 __all__ = ["Driver", "Status", "AcceleratorError", "REG"]
 

@@ -53,7 +53,7 @@ class MemoryImage:
     expected: np.ndarray | None = field(default=None, repr=False)  # golden outputs, if known
 
     def registers(self) -> dict[str, int]:
-        """Register name -> value for hdl.regmap (everything but CTRL)."""
+        """Register name -> value for hdl.soc.regmap (everything but CTRL)."""
         return {"MODE": int(self.bypass), "M": self.m, "K": self.k, "N": self.n,
                 "W_ADDR": self.w_addr, "X_ADDR": self.x_addr, "P_ADDR": self.p_addr,
                 "Y_ADDR": self.y_addr}

@@ -5,7 +5,7 @@
 - :class:`OutputPacker`: result elements -> memory words with byte strobes (INT8 or INT32).
 
 The buffers themselves (``amaranth.lib.memory.Memory``) are instantiated by the controller
-(hdl/control.py), which owns their address counters; see docs/accelerator.md for their sizes.
+(hdl/soc/control.py), which owns their address counters; see docs/accelerator.md for their sizes.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned

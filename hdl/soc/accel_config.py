@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .config import CLUSTER, ArrayConfig, preset
+from ..datapath.config import CLUSTER, ArrayConfig, preset
 
 __all__ = ["AcceleratorConfig", "ACCEL_PRESETS", "accel_preset"]
 

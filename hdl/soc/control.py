@@ -6,10 +6,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
-from .array import SystolicArray
+from ..datapath.array import SystolicArray
 from .buffers import LineAssembler, OutputPacker, WordUnpacker
-from .config import ArrayKind
-from .decoder import Decoder
+from ..datapath.config import ArrayKind
+from ..datapath.decoder import Decoder
 from .regmap import ErrorCode
 from .vector_unit import SHIFT_MAX, SHIFT_MIN, VectorUnit
 
@@ -78,7 +78,7 @@ class Controller(wiring.Component):
             # Status.
             "busy": Out(1), "done": Out(1), "error": Out(1), "err_code": Out(8),
             "cycles": Out(32), "busy_cycles": Out(32), "stall_cycles": Out(32),
-            # DMA engines (hdl/axi_dma.py), seen from the controller.
+            # DMA engines (hdl/soc/axi_dma.py), seen from the controller.
             "rd_start": Out(1), "rd_addr": Out(32), "rd_words": Out(24),
             "rd_busy": In(1), "rd_error": In(1),
             "rd_data": In(stream.Signature(32)),

@@ -17,7 +17,7 @@ def _check(name, value, lo):
 class MacPE(wiring.Component):
     """Weight-stationary PE with a multiplier: ``acc <= psum_in + x * w`` every enabled cycle.
 
-    The ports are those of :class:`~hdl.temporal_pe.TemporalPE` minus ``first`` and ``phase``
+    The ports are those of :class:`~hdl.datapath.temporal_pe.TemporalPE` minus ``first`` and ``phase``
     (every beat is one cycle), so both PEs sit in the same systolic skeleton:
 
     - ``en``: ``acc <= psum_in + x * w`` with the activation loaded at the previous beat;

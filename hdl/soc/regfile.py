@@ -1,4 +1,4 @@
-"""AXI4-Lite register file, built from the register map in hdl/regmap.py."""
+"""AXI4-Lite register file, built from the register map in hdl/soc/regmap.py."""
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
@@ -15,7 +15,7 @@ def port_name(reg: Register, fld=None) -> str:
 
 
 class RegisterFile(wiring.Component):
-    """An AXI4-Lite subordinate with one port per register of :data:`hdl.regmap.REGISTERS`.
+    """An AXI4-Lite subordinate with one port per register of :data:`hdl.soc.regmap.REGISTERS`.
 
     - ``rw`` register ``NAME``: output ``name`` (its value, reset 0). Writes honour ``wstrb``;
       while ``lock`` is high they are ignored and answered with SLVERR.

@@ -1,0 +1,1 @@
+"""The array datapath: configuration, weight decoder, processing elements, the PE array."""

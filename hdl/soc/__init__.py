@@ -1,0 +1,1 @@
+"""The accelerator around the array: AXI interfaces, DMA, buffers, control, vector unit, top level."""
