@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""hdl.datapath.array in the Amaranth simulator: exact tiles against quant.golden, timing, edge sizes."""
+"""hdl.datapath.array in the Amaranth simulator: exact tiles against quant.golden, the double
+buffer, beat lengths, masks, timing to the cycle, edge sizes."""
 
 import dataclasses
 import random
@@ -7,29 +8,58 @@ import random
 import numpy as np
 import pytest
 
-from hdl.datapath.array import SystolicArray
+from hdl.datapath.array import PEArray
 from hdl.datapath.config import ArrayKind, preset
 from quant.golden import int_gemm
 from verif.amaranth_tb import get, put, simulate
-from verif.vectors import random_tiles, synthetic_golden, layer_tiles
+from verif.vectors import Tile, layer_tiles, random_tiles, synthetic_golden
 
 
-def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0):
-    """Stream ``tiles`` through an array; return the outputs and the cycle of every event."""
-    dut = SystolicArray(cfg, kind)
+def beat_of(cfg, kind, q):
+    """The beat length P the array must use for weights q (padding already zeroed)."""
+    if not kind.temporal:
+        return 1
+    if not cfg.adaptive_phases:
+        return cfg.code_length
+    return max(1, int(np.abs(q).max()))
+
+
+def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0, load_width=None, masks=None):
+    """Stream ``tiles`` through an array; return the outputs and the cycle of every event.
+
+    ``masks[i] = (row_mask, col_mask)`` marks padding of tile i: those weights are sent as
+    random garbage and must count as zero."""
+    dut = PEArray(cfg, kind, load_width=load_width)
+    nw = dut.load_width
     rng = random.Random(seed)
     outputs = [[] for _ in tiles]
     events = {"x": [], "y": [], "w": []}
     cycle = [0]
+    masks = masks or [None] * len(tiles)
+    wb = cfg.weight_bits(kind)
+
+    def effective(t, mask):
+        if mask is None:
+            return t.q
+        rmask, cmask = mask
+        return t.q * np.outer(cmask, rmask)
 
     async def clock(ctx):
         async for _ in ctx.tick():
             cycle[0] += 1
 
     async def weights(ctx):
-        for t in tiles:
-            for c in range(cfg.cols):
-                await put(ctx, dut.w, [int(v) for v in t.q[c]], rng=rng, pause=pause)
+        for t, mask in zip(tiles, masks):
+            rmask, cmask = mask if mask is not None else ([1] * cfg.rows, [1] * cfg.cols)
+            flat = t.q.reshape(-1).copy()  # column-major: q[c, r] is weight c * rows + r
+            keep = np.outer(cmask, rmask).reshape(-1)
+            garbage = [rng.randint(-(1 << (wb - 1)), (1 << (wb - 1)) - 1) for _ in flat]
+            flat = np.where(keep == 1, flat, garbage)
+            for b in range(len(flat) // nw):
+                await put(ctx, dut.w, {"data": [int(v) for v in flat[b * nw:(b + 1) * nw]],
+                                       "rows": sum(int(v) << i for i, v in enumerate(rmask)),
+                                       "cols": sum(int(v) << i for i, v in enumerate(cmask))},
+                          rng=rng, pause=pause)
                 events["w"].append(cycle[0])
 
     async def activations(ctx):
@@ -41,8 +71,8 @@ def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0):
                 events["x"].append(cycle[0])
 
     async def results(ctx):
-        for k, t in enumerate(tiles):
-            want = int_gemm(t.x, t.q)
+        for k, (t, mask) in enumerate(zip(tiles, masks)):
+            want = int_gemm(t.x, effective(t, mask))
             for i in range(t.x.shape[0]):
                 payload = await get(ctx, dut.y, rng=rng, pause=pause)
                 events["y"].append(cycle[0])
@@ -66,25 +96,55 @@ def test_random_and_corner_tiles_with_pauses(kind):
 @pytest.mark.parametrize("kind", list(ArrayKind), ids=lambda k: k.value)
 def test_layer_tiles_sum_to_the_golden_accumulator(kind):
     cfg = preset("tiny")
-    golden = synthetic_golden(seed=5, n=4, k=18, m=3)
+    golden = synthetic_golden(seed=5, n=8, k=18, m=3)
     tiles = layer_tiles(golden, cfg, kind)
     outputs, _ = run_tiles(cfg, kind, tiles, pause=0.2)
     total = np.sum([np.array(o) for o in outputs], axis=0)
     np.testing.assert_array_equal(total, golden["acc"])
 
 
-@pytest.mark.parametrize("rows, cols", [(1, 1), (1, 5), (5, 1), (3, 7)])
+@pytest.mark.parametrize("load_width", [1, 2, 12, 48])
+def test_any_load_width(load_width):
+    cfg = preset("tiny")
+    tiles = random_tiles(np.random.default_rng(load_width), cfg, ArrayKind.FINEQ, 3)
+    run_tiles(cfg, ArrayKind.FINEQ, tiles, load_width=load_width, pause=0.2)
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 1), (1, 5), (5, 1), (3, 7), (9, 2)])
 @pytest.mark.parametrize("kind", [ArrayKind.FINEQ, ArrayKind.MAC8X8], ids=lambda k: k.value)
 def test_edge_sizes(rows, cols, kind):
     cfg = dataclasses.replace(preset("tiny"), rows=rows, cols=cols)
     run_tiles(cfg, kind, random_tiles(np.random.default_rng(rows * cols), cfg, kind, 2))
 
 
-@pytest.mark.parametrize("change", [{"adaptive_phases": False}, {"trim_psums": False},
+@pytest.mark.parametrize("change", [{"adaptive_phases": False},
                                     {"code_length": 6, "adaptive_phases": False}])
 def test_configuration_variants(change):
     cfg = dataclasses.replace(preset("tiny"), **change)
     run_tiles(cfg, ArrayKind.FINEQ, random_tiles(np.random.default_rng(3), cfg, ArrayKind.FINEQ, 2))
+
+
+def test_padding_never_counts_and_never_lengthens_the_beat():
+    """Masked rows and columns carry garbage (even -4): results and beat use zeros there."""
+    cfg = preset("tiny")
+    rng = np.random.default_rng(11)
+    q = rng.integers(-1, 2, size=(cfg.cols, cfg.rows))  # |q| <= 1: the real beat is 1
+    tiles = [Tile("masked", q, rng.integers(-128, 128, size=(10, cfg.rows))),
+             Tile("masked2", q, rng.integers(-128, 128, size=(10, cfg.rows)))]
+    rmask = [1] * (cfg.rows - 2) + [0, 0]
+    cmask = [1, 0] * (cfg.cols // 2)
+    _, ev = run_tiles(cfg, ArrayKind.FINEQ, tiles, pause=0.0, masks=[(rmask, cmask)] * 2)
+    assert set(np.diff(ev["x"]).tolist()) == {1}
+
+
+def _timed(cfg, kind, weights_and_tokens, load_width=None):
+    rng = np.random.default_rng(1)
+    tiles = []
+    for weight, m in weights_and_tokens:
+        q = np.zeros((cfg.cols, cfg.rows), dtype=np.int64)
+        q[rng.integers(cfg.cols), rng.integers(cfg.rows)] = weight  # the largest |q| sets P
+        tiles.append(Tile(f"w{weight}", q, rng.integers(-128, 128, size=(m, cfg.rows))))
+    return tiles, run_tiles(cfg, kind, tiles, pause=0.0, load_width=load_width)[1]
 
 
 @pytest.mark.parametrize("kind, weight, beat", ids=str, argvalues=[
@@ -92,33 +152,38 @@ def test_configuration_variants(change):
     (ArrayKind.FINEQ, 0, 1), (ArrayKind.MAC8X8, -128, 1), (ArrayKind.MAC8X3, -4, 1),
 ])
 def test_latency_and_throughput(kind, weight, beat):
-    """Without pauses: one vector per beat, the first result valid (rows + cols - 1) * beat + 2
-    cycles after the cycle the first vector is taken in, and one weight column per cycle."""
+    """Without pauses: one load beat per cycle, one vector per beat, the first result valid
+    P + 3 cycles after the cycle the first vector is taken in."""
     cfg = preset("tiny")
-    rng = np.random.default_rng(1)
-    q = np.zeros((cfg.cols, cfg.rows), dtype=np.int64)
-    q[rng.integers(cfg.cols), rng.integers(cfg.rows)] = weight  # the largest |q| sets the beat
     m = 6
-    tile = random_tiles(rng, cfg, kind, 0)[0]
-    tile = dataclasses.replace(tile, q=q, x=rng.integers(-128, 128, size=(m, cfg.rows)))
-    _, ev = run_tiles(cfg, kind, [tile], pause=0.0)
+    _, ev = _timed(cfg, kind, [(weight, m)])
     assert np.diff(ev["w"]).tolist() == [1] * (cfg.cols - 1)
     assert np.diff(ev["x"]).tolist() == [beat] * (m - 1)
     assert np.diff(ev["y"]).tolist() == [beat] * (m - 1)
-    # (R + C - 1) beats through skew, PEs and de-skew, then one cycle into the output register.
-    assert ev["y"][0] - ev["x"][0] == (cfg.rows + cfg.cols - 1) * beat + 2
+    assert ev["y"][0] - ev["x"][0] == beat + 3
     assert ev["x"][0] - ev["w"][-1] == 1  # the first vector enters right after the last column
 
 
-def test_weights_wait_for_the_pipeline_to_drain():
-    """The next tile's weights are not taken while the previous tile's vectors are in flight."""
+def test_tiles_follow_each_other_without_a_gap_whatever_their_beats():
+    """Double buffering: the next tile loads during the current one, and its first vector
+    follows the last vector of the current one after exactly that vector's beat."""
     cfg = preset("tiny")
-    tiles = random_tiles(np.random.default_rng(2), cfg, ArrayKind.MAC8X8, 2)[-2:]
-    _, ev = run_tiles(cfg, ArrayKind.MAC8X8, tiles, pause=0.0)
-    first_tile_y = ev["y"][: tiles[0].x.shape[0]]
-    second_tile_w = ev["w"][cfg.cols:]
-    # The last vector leaves the array one cycle before its output is taken.
-    assert second_tile_w[0] >= first_tile_y[-1] - 1
+    plan = [(3, 9), (-4, 9), (1, 9), (2, 9), (-4, 9)]  # 9 vectors >= cols load cycles
+    tiles, ev = _timed(cfg, ArrayKind.FINEQ, plan)
+    beats = [beat_of(cfg, ArrayKind.FINEQ, t.q) for t in tiles]
+    want = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])][:-1]
+    assert np.diff(ev["x"]).tolist() == want
+    per_vector = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])]
+    assert (np.array(ev["y"]) - np.array(ev["x"])).tolist() == [b + 3 for b in per_vector]
+
+
+def test_single_vector_tiles_are_limited_by_loading_only():
+    """M = 1 (decode): with a whole tile per load beat a new tile enters every beat."""
+    cfg = preset("tiny")
+    nw = cfg.rows * cfg.cols
+    tiles, ev = _timed(cfg, ArrayKind.FINEQ, [(3, 1), (-4, 1), (1, 1), (2, 1)], load_width=nw)
+    beats = [beat_of(cfg, ArrayKind.FINEQ, t.q) for t in tiles]
+    assert np.diff(ev["x"]).tolist() == [max(b, 1) for b in beats[:-1]]
 
 
 @pytest.mark.parametrize("args, error, message", [
@@ -127,4 +192,9 @@ def test_weights_wait_for_the_pipeline_to_drain():
 ])
 def test_bad_arguments(args, error, message):
     with pytest.raises(error, match=message):
-        SystolicArray(*args)
+        PEArray(*args)
+
+
+def test_bad_load_width():
+    with pytest.raises(ValueError, match="load_width must divide rows \\* cols = 48, not 5"):
+        PEArray(preset("tiny"), load_width=5)

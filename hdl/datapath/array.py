@@ -1,49 +1,54 @@
-"""Weight-stationary systolic array, with temporal-coding PEs (FineQ) or multiply-accumulate PEs."""
+"""Weight-stationary PE array with double-buffered weights, broadcast rows and adder-tree columns."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ArrayConfig, ArrayKind
+from .config import ArrayConfig, ArrayKind, signed_width
 from .mac_pe import MacPE
-from .skew import Skew
 from .temporal_pe import TemporalPE
 
-__all__ = ["SystolicArray", "State"]
+__all__ = ["PEArray", "TREE_GROUP"]
+
+TREE_GROUP = 4  # rows summed by the first (registered) adder-tree stage: two adder levels
 
 
-class State(enum.Enum, shape=1):
-    LOAD = 0  # accepting `cols` weight beats (once the pipeline has drained)
-    COMPUTE = 1  # accepting activation vectors until one carries `last`
+class PEArray(wiring.Component):
+    """A ``rows x cols`` weight-stationary array computing exact partial sums of GEMM tiles.
 
+    PE ``(r, c)`` holds the weight ``q[n0 + c, k0 + r]``. Activation ``x[m, k0 + r]`` is
+    broadcast to every PE of row ``r``; each column sums its PEs' products with a two-stage
+    adder tree, so one output beat carries ``y[m, c] = sum_r x[m, k0 + r] * q[n0 + c, k0 + r]``
+    for every column, exactly. Every PE works on the same vector in the same beat, so nothing
+    is skewed and a tile switch costs no fill or drain.
 
-class SystolicArray(wiring.Component):
-    """A ``rows x cols`` weight-stationary array computing exact partial sums of a GEMM tile.
+    Double buffering: every PE has an active and a shadow weight register. The next tile's
+    weights stream into the shadow registers while the current tile computes; the vector after
+    one flagged ``last`` swaps them in (the swap travels with that vector: it happens in the
+    cycle the vector is taken), so tiles follow each other back to back, whatever their beat
+    lengths.
 
-    PE ``(r, c)`` holds the weight ``q[n0 + c, k0 + r]``. Activation vector ``x[m, k0:k0+rows]``
-    enters row ``r`` skewed by ``r`` beats and moves right one column per beat; partial sums move
-    down one row per beat; column ``c`` is de-skewed by ``cols-1-c`` beats so that one output beat
-    carries ``y[m, c] = sum_r x[m, k0 + r] * q[n0 + c, k0 + r]`` for every column, exactly (each
-    row's psum register is sized to its bound, the output is sign-extended to ``acc_width``).
+    Streams:
 
-    Streams (all with ``valid``/``ready``; see docs/hdl.md for the flattened Verilog ports):
+    - ``w``: one load beat carries ``load_width`` weights in column-major order (weight ``i`` of
+      a tile is row ``i % rows`` of column ``i // rows``), ``rows * cols / load_width`` beats per
+      tile, plus the tile's ``rows``/``cols`` masks (the same on every beat of a tile): a weight
+      whose row or column mask bit is 0 is loaded as 0, so padding can never lengthen a beat.
+      Accepted while the shadow registers are free (and in the cycle they are swapped in).
+    - ``x``: ``{data: rows x signed(act_width), last}``; ``last`` marks the tile's final
+      vector. The first vector (after reset or after a ``last``) waits until a whole tile has
+      been loaded and swaps it in.
+    - ``y``: ``{data: cols x signed(acc_width), last}``, one beat per ``x`` beat, in order.
 
-    - ``w``: one array column per beat, ``w.payload[r] = q[n0 + c, k0 + r]``, columns in order
-      ``c = 0 .. cols-1``. Accepted only in the LOAD state and once no activation is in flight.
-    - ``x``: ``{data: rows x signed(act_width), last}``; ``last`` on the final vector of the tile
-      sends the array back to LOAD, so the next ``w`` beats replace the weights once it drains.
-    - ``y``: ``{data: cols x signed(acc_width), last}``, one beat per ``x`` beat, in order, with
-      the ``last`` of its ``x`` beat.
+    Schedule. A vector's *beat* is ``P`` cycles: ``P = 1`` for the MAC arrays; for FineQ
+    ``P = max(1, max |q|)`` over the tile (``adaptive_phases``) or ``code_length``. The array
+    broadcasts a phase counter ``P-1 .. 0`` and every PE pulses ``|q|`` times. Everything
+    advances under one enable that drops only while ``y`` holds a result nobody takes.
 
-    Schedule. A *beat* is ``P`` cycles: ``P = 1`` for the MAC arrays; for FineQ
-    ``P = max(1, max |q|)`` over the loaded weights (``adaptive_phases``) or ``code_length``.
-    Within a beat the array broadcasts a phase counter ``P-1 .. 0`` and every PE pulses ``|q|``
-    times. All PEs advance in lockstep under one enable that drops when ``y`` is full and not
-    being read (back-pressure) or nothing is in flight or arriving (idle).
-
-    Latency: the result of an ``x`` beat taken in cycle ``t`` is valid on ``y`` from cycle
-    ``t + (rows + cols - 1) * P + 2`` without stalls. Throughput: one vector per ``P`` cycles
-    (``rows * cols / P`` multiply-accumulates per cycle). Loading takes ``cols`` cycles.
+    Latency: a vector taken in cycle ``t`` gives a ``y`` beat valid from cycle ``t + P + 3``
+    (``P`` cycles of pulses, the two tree stages, the output register). Throughput: one vector
+    per ``P`` cycles (``rows * cols / P`` multiply-accumulates per cycle). Loading a tile takes
+    ``rows * cols / load_width`` cycles and overlaps the previous tile's vectors.
 
     Parameters
     ----------
@@ -51,191 +56,179 @@ class SystolicArray(wiring.Component):
         Sizes and widths.
     kind : ArrayKind
         ``FINEQ`` (temporal PEs, 3-bit weights), ``MAC8X8`` or ``MAC8X3`` (multipliers).
+    load_width : int, optional
+        Weights per ``w`` beat; must divide ``rows * cols``. Default: one column (``rows``).
     """
 
-    def __init__(self, config: ArrayConfig, kind: ArrayKind = ArrayKind.FINEQ):
+    def __init__(self, config: ArrayConfig, kind: ArrayKind = ArrayKind.FINEQ, *,
+                 load_width: int | None = None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, not {config!r}")
         if not isinstance(kind, ArrayKind):
             raise TypeError(f"kind must be an ArrayKind, not {kind!r}")
-        self.config = config
-        self.kind = kind
         rows, cols = config.rows, config.cols
-        self.w_layout = data.ArrayLayout(signed(config.weight_bits(kind)), rows)
+        load_width = rows if load_width is None else load_width
+        if not isinstance(load_width, int) or isinstance(load_width, bool):
+            raise TypeError(f"load_width must be an integer, not {load_width!r}")
+        if load_width < 1 or (rows * cols) % load_width:
+            raise ValueError(f"load_width must divide rows * cols = {rows * cols}, not {load_width}")
+        self.config, self.kind, self.load_width = config, kind, load_width
+        self.load_beats = rows * cols // load_width
+        wb = config.weight_bits(kind)
+        self.w_layout = data.StructLayout({
+            "data": data.ArrayLayout(signed(wb), load_width),
+            "rows": rows, "cols": cols,  # masks: 1 = a real weight, 0 = padding (loaded as 0)
+        })
         self.x_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(config.act_width), rows),
-            "last": 1,
-        })
+            "data": data.ArrayLayout(signed(config.act_width), rows), "last": 1})
         self.y_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(config.acc_width), cols),
-            "last": 1,
-        })
+            "data": data.ArrayLayout(signed(config.acc_width), cols), "last": 1})
         super().__init__({
             "w": In(stream.Signature(self.w_layout)),
             "x": In(stream.Signature(self.x_layout)),
             "y": Out(stream.Signature(self.y_layout)),
-            # Beat length P of the loaded tile (status for performance counters; 1 for MAC).
-            "phases": Out(unsigned(config.phase_width)),
+            "phases": Out(unsigned(config.phase_width)),  # beat length P of the active tile
+            "computing": Out(1),  # a vector is in its beat (for the performance counters)
         })
 
-    def _make_pe(self, row):
-        cfg, kind = self.config, self.kind
-        if kind.temporal:
-            return TemporalPE(
-                act_width=cfg.act_width,
-                psum_width=cfg.psum_width(kind, row),
-                phase_width=cfg.phase_width,
-            )
-        return MacPE(
-            act_width=cfg.act_width,
-            weight_width=cfg.weight_bits(kind),
-            psum_width=cfg.psum_width(kind, row),
-        )
+    def _make_pe(self):
+        cfg = self.config
+        if self.kind.temporal:
+            return TemporalPE(act_width=cfg.act_width, phase_width=cfg.phase_width)
+        return MacPE(act_width=cfg.act_width, weight_width=cfg.weight_bits(self.kind))
 
     def elaborate(self, platform):
         m = Module()
-        cfg, kind = self.config, self.kind
+        cfg = self.config
         rows, cols = cfg.rows, cfg.cols
-        depth = rows + cols  # beats from acceptance to the output register
-
-        state = Signal(State)
-        col = Signal(range(cols))
-        valid = Signal(depth)  # valid[k]: a vector is k beats into the array
-        lasts = Signal(depth)
         # Control terms are named signals, not Python expressions: an expression connected to
         # every PE would be copied into the netlist once per PE.
-        in_flight = Signal()
-        first, last = Signal(), Signal()
-        stall, run, advance, boundary = Signal(), Signal(), Signal(), Signal()
-        accept, step, capture = Signal(), Signal(), Signal()
-        m.d.comb += in_flight.eq(valid.any())
-
-        # Beat control. `first`/`last` mark the first and last cycle of a beat.
-        if kind.temporal:
-            phases = Signal(unsigned(cfg.phase_width), init=cfg.code_length)
-            phase = Signal(unsigned(cfg.phase_width))  # counts P-1 down to 0
-            m.d.comb += [
-                first.eq(phase == phases - 1),
-                last.eq(phase == 0),
-            ]
-        else:
-            phases = Const(1, unsigned(cfg.phase_width))
-            phase = Const(0, unsigned(cfg.phase_width))
-            m.d.comb += [first.eq(1), last.eq(1)]
-        m.d.comb += self.phases.eq(phases)
-
-        m.d.comb += [
-            # A first cycle overwrites the output register: it waits while y is full and unread.
-            stall.eq(first & self.y.valid & ~self.y.ready),
-            run.eq(((state == State.COMPUTE) & self.x.valid) | in_flight),
-            advance.eq(run & ~stall),
-            # A vector may enter at the end of a beat, or at once when the array is empty.
-            boundary.eq(last | ~in_flight),
-            self.x.ready.eq((state == State.COMPUTE) & boundary & ~stall),
-            accept.eq(self.x.valid & self.x.ready),
-            step.eq(advance & boundary),  # activations and valid bits move
-            capture.eq(advance & first),  # partial sums leave the bottom row
-        ]
-
-        if kind.temporal:
-            with m.If(step):
-                m.d.sync += phase.eq(phases - 1)
-            with m.Elif(advance):
-                m.d.sync += phase.eq(phase - 1)
-
-        with m.If(step):
-            m.d.sync += [
-                valid.eq(Cat(accept, valid[:-1])),
-                lasts.eq(Cat(accept & self.x.payload.last, lasts[:-1])),
-            ]
-        with m.If(accept & self.x.payload.last):
-            m.d.sync += state.eq(State.LOAD)
-
-        # Input skew: row r waits r beats; a bubble enters as zeros (fewer toggles than garbage).
-        m.submodules.input_skew = iskew = Skew(
-            shape=signed(cfg.act_width), delays=range(rows))
-        m.d.comb += iskew.en.eq(step)
-        for r in range(rows):
-            m.d.comb += iskew.i[r].eq(Mux(accept, self.x.payload.data[r], 0))
-
-        # Weight loading: a column chain fed at the right edge, so beat c ends in column c.
-        load = Signal()
-        m.d.comb += [
-            self.w.ready.eq((state == State.LOAD) & ~in_flight),
-            load.eq(self.w.valid & self.w.ready),
-        ]
-        with m.If(load):
-            m.d.sync += col.eq(Mux(col == cols - 1, 0, col + 1))
-            with m.If(col == cols - 1):
-                m.d.sync += state.eq(State.COMPUTE)
-
-        if kind.temporal:
-            self._beat_length(m, load, col, phases)
-
-        # The PE grid.
-        pes = [[self._make_pe(r) for c in range(cols)] for r in range(rows)]
+        en, swap, load, accept = Signal(), Signal(), Signal(), Signal()
+        pes = [[self._make_pe() for _ in range(cols)] for _ in range(rows)]
         for r in range(rows):
             for c in range(cols):
-                pe = pes[r][c]
-                m.submodules[f"pe_{r}_{c}"] = pe
-                m.d.comb += [
-                    pe.w_in.eq(self.w.payload[r] if c == cols - 1 else pes[r][c + 1].w_out),
-                    pe.w_load.eq(load),
-                    pe.x_in.eq(iskew.o[r] if c == 0 else pes[r][c - 1].x_out),
-                    pe.x_shift.eq(step),
-                    pe.psum_in.eq(0 if r == 0 else pes[r - 1][c].psum_out),
-                    pe.en.eq(advance),
-                ]
-                if kind.temporal:
-                    m.d.comb += [pe.first.eq(first), pe.phase.eq(phase)]
+                m.submodules[f"pe_{r}_{c}"] = pes[r][c]
 
-        # Output de-skew and output register.
-        out_shape = signed(cfg.psum_width(kind, rows - 1))
-        m.submodules.output_deskew = oskew = Skew(
-            shape=out_shape, delays=[cols - 1 - c for c in range(cols)])
-        m.d.comb += oskew.en.eq(capture)
-        y_data = [Signal(out_shape, name=f"y_data_{c}", reset_less=True) for c in range(cols)]
-        y_last = Signal()
-        for c in range(cols):
-            m.d.comb += [
-                oskew.i[c].eq(pes[rows - 1][c].psum_out),
-                self.y.payload.data[c].eq(y_data[c]),  # sign-extends to acc_width
-            ]
-        m.d.comb += self.y.payload.last.eq(y_last)
-        with m.If(self.y.ready):
-            m.d.sync += self.y.valid.eq(0)
-        with m.If(capture):
-            m.d.sync += [
-                self.y.valid.eq(valid[-1]),
-                y_last.eq(lasts[-1]),
-            ]
-            m.d.sync += [y_data[c].eq(oskew.o[c]) for c in range(cols)]
+        p_shadow = self._load(m, pes, load, swap)
+        first, phase = self._beats(m, pes, en, swap, accept, p_shadow)
+        self._tree(m, pes, en)
+        for row in pes:
+            for pe in row:
+                m.d.comb += [pe.swap.eq(swap), pe.en.eq(en & self.computing)]
+                if self.kind.temporal:
+                    m.d.comb += [pe.first.eq(first), pe.phase.eq(phase)]
         return m
 
-    def _beat_length(self, m, load, col, phases):
-        """Track the largest |q| of the weights being loaded and set the beat length from it."""
-        cfg = self.config
+    def _load(self, m, pes, load, swap):
+        """Shadow-register loading: beat counter, masks, and the tile's beat length."""
+        cfg, rows, cols = self.config, self.config.rows, self.config.cols
+        beat = Signal(range(self.load_beats))
+        loaded = Signal()  # the shadow registers hold a whole tile
+        last_beat = beat == self.load_beats - 1
+        m.d.comb += [self.w.ready.eq(~loaded | swap), load.eq(self.w.valid & self.w.ready)]
+        with m.If(load):
+            m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+        m.d.sync += loaded.eq((loaded & ~swap) | (load & last_beat))
+        payload = self.w.payload
+        for r in range(rows):
+            for c in range(cols):
+                i = c * rows + r
+                keep = payload.rows[r] & payload.cols[c]
+                m.d.comb += [
+                    pes[r][c].w_in.eq(Mux(keep, payload.data[i % self.load_width], 0)),
+                    pes[r][c].w_load.eq(load & (beat == i // self.load_width)),
+                ]
+        self._loaded = loaded
+        if not self.kind.temporal:
+            return Const(1, unsigned(cfg.phase_width))
+        p_shadow = Signal(unsigned(cfg.phase_width), init=cfg.code_length)
         if not cfg.adaptive_phases:
-            with m.If(load & (col == cfg.cols - 1)):
-                m.d.sync += phases.eq(cfg.code_length)
-            return
-        # Thermometer code of |q| (bit k-1: |q| >= k), ORed over the tile: cheaper than a max tree.
+            return Const(cfg.code_length, unsigned(cfg.phase_width))
+        # Thermometer code of |q| (bit k-1: |q| >= k), ORed over the tile: cheaper than a max.
         longest = 1 << (cfg.weight_width - 1)
         seen = Signal(longest)
-        beat = []
-        for r in range(cfg.rows):
-            q = self.w.payload[r]
-            magnitude = Mux(q < 0, -q, q).as_unsigned()
-            beat.append(Cat(*(magnitude >= k for k in range(1, longest + 1))))
-        beat_seen = 0
-        for b in beat:
-            beat_seen = beat_seen | b
         now = Signal(longest)
-        m.d.comb += now.eq(Mux(col == 0, 0, seen) | beat_seen)
+        beat_seen = 0
+        for lane in range(self.load_width):
+            # a lane feeds one PE per beat: padding (masked) weights must not count
+            keep = 0
+            for b in range(self.load_beats):
+                r, c = (b * self.load_width + lane) % rows, (b * self.load_width + lane) // rows
+                keep = keep | ((beat == b) & payload.rows[r] & payload.cols[c])
+            q = payload.data[lane]
+            magnitude = Mux(keep, Mux(q < 0, -q, q).as_unsigned(), 0)
+            beat_seen = beat_seen | Cat(*(magnitude >= k for k in range(1, longest + 1)))
+        m.d.comb += now.eq(Mux(beat == 0, 0, seen) | beat_seen)
         with m.If(load):
             m.d.sync += seen.eq(now)
-            with m.If(col == cfg.cols - 1):
+            with m.If(last_beat):
                 length = 1
                 for k in range(2, longest + 1):
                     length = Mux(now[k - 1], k, length)
-                m.d.sync += phases.eq(length)
+                m.d.sync += p_shadow.eq(length)
+        return p_shadow
+
+    def _beats(self, m, pes, en, swap, accept, p_shadow):
+        """Vector intake, the beat's phase counter and the swap of the weight registers."""
+        cfg, rows = self.config, self.config.rows
+        busy = self.computing
+        need_swap = Signal(init=1)  # the next vector starts a new tile
+        p_active = Signal(unsigned(cfg.phase_width), init=1)
+        phase = Signal(unsigned(cfg.phase_width))
+        first = Signal()  # first cycle of the current beat
+        cur_last, pend, pend_last = Signal(), Signal(), Signal()
+        x_reg = [Signal(signed(cfg.act_width), name=f"x_row{r}", reset_less=True)
+                 for r in range(rows)]
+        last_cycle = busy & (phase == 0)
+        m.d.comb += [
+            en.eq(~(self.y.valid & ~self.y.ready)),
+            self.x.ready.eq(en & (~busy | last_cycle) & (~need_swap | self._loaded)),
+            accept.eq(self.x.valid & self.x.ready),
+            swap.eq(accept & need_swap),
+            self.phases.eq(p_active),
+        ]
+        for r in range(rows):
+            for pe in pes[r]:
+                m.d.comb += pe.x.eq(x_reg[r])
+        with m.If(en):
+            m.d.sync += [first.eq(0), pend.eq(last_cycle), pend_last.eq(cur_last)]
+            with m.If(busy):
+                m.d.sync += phase.eq(phase - 1)
+            with m.If(last_cycle):
+                m.d.sync += busy.eq(0)
+        with m.If(accept):
+            m.d.sync += [x_reg[r].eq(self.x.payload.data[r]) for r in range(rows)]
+            m.d.sync += [busy.eq(1), first.eq(1), cur_last.eq(self.x.payload.last),
+                         need_swap.eq(self.x.payload.last)]
+            beat_length = Mux(need_swap, p_shadow, p_active)
+            m.d.sync += phase.eq(beat_length - 1)
+            with m.If(need_swap):
+                m.d.sync += p_active.eq(p_shadow)
+        self._pend, self._pend_last = pend, pend_last
+        return first, phase
+
+    def _tree(self, m, pes, en):
+        """Column sums in two registered stages: groups of TREE_GROUP rows, then the total."""
+        cfg, kind, rows, cols = self.config, self.kind, self.config.rows, self.config.cols
+        groups = [range(g, min(g + TREE_GROUP, rows)) for g in range(0, rows, TREE_GROUP)]
+        product_bound = cfg.psum_bound(kind, 1)
+        valid1, last1 = Signal(), Signal()
+        part = [[Signal(signed(signed_width(product_bound * len(g))), name=f"part_{i}_{c}",
+                        reset_less=True) for i, g in enumerate(groups)] for c in range(cols)]
+        total_shape = signed(signed_width(product_bound * rows))
+        y_data = [Signal(total_shape, name=f"y_data_{c}", reset_less=True) for c in range(cols)]
+        y_last = Signal()
+        with m.If(en):
+            m.d.sync += [valid1.eq(self._pend), last1.eq(self._pend_last)]
+        with m.If(en & self._pend):
+            for c in range(cols):
+                for i, g in enumerate(groups):
+                    m.d.sync += part[c][i].eq(sum(pes[r][c].product for r in g))
+        with m.If(self.y.ready):
+            m.d.sync += self.y.valid.eq(0)
+        with m.If(en & valid1):
+            m.d.sync += [self.y.valid.eq(1), y_last.eq(last1)]
+            m.d.sync += [y_data[c].eq(sum(part[c])) for c in range(cols)]
+        m.d.comb += self.y.payload.last.eq(y_last)
+        for c in range(cols):
+            m.d.comb += self.y.payload.data[c].eq(y_data[c])  # sign-extends to acc_width

@@ -74,7 +74,6 @@ class ArrayConfig:
     acc_width: int = 32  # width of the partial sums the arrays output (INT32)
     code_length: int = 4  # pulses of the longest temporal code, |q| <= 4
     adaptive_phases: bool = True  # run max|q| phases per vector for the loaded tile, not always 4
-    trim_psums: bool = True  # size each row's psum register to its exact bound, not acc_width
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -103,9 +102,8 @@ class ArrayConfig:
                 f"acc_width {self.acc_width} cannot hold the exact sum of {self.rows} rows of "
                 f"{self.act_width}x{self.mac_weight_width}-bit products; it needs >= {need} bits"
             )
-        for flag in ("adaptive_phases", "trim_psums"):
-            if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be a bool, not {getattr(self, flag)!r}")
+        if not isinstance(self.adaptive_phases, bool):
+            raise TypeError(f"adaptive_phases must be a bool, not {self.adaptive_phases!r}")
 
     # Derived numbers -------------------------------------------------------------------------
 
@@ -117,11 +115,9 @@ class ArrayConfig:
         """Largest |sum| after ``rows`` rows of an array of this kind."""
         return psum_bound(rows, self.act_width, self.weight_bits(kind))
 
-    def psum_width(self, kind: ArrayKind, row: int) -> int:
-        """Width of the psum register of array row ``row`` (0-based)."""
-        if not self.trim_psums:
-            return self.acc_width
-        return signed_width(self.psum_bound(kind, row + 1))
+    def sum_width(self, kind: ArrayKind, rows: int) -> int:
+        """Exact width of a sum of ``rows`` products (a PE's product when ``rows`` is 1)."""
+        return signed_width(self.psum_bound(kind, rows))
 
     @property
     def decoder_lanes(self) -> int:
@@ -137,10 +133,7 @@ class ArrayConfig:
         data = dataclasses.asdict(self)
         data["derived"] = {
             "decoder_lanes": self.decoder_lanes,
-            "psum_widths": {
-                kind.value: [self.psum_width(kind, r) for r in range(self.rows)]
-                for kind in ArrayKind
-            },
+            "column_sum_widths": {kind.value: self.sum_width(kind, self.rows) for kind in ArrayKind},
             "weight_bits": {kind.value: self.weight_bits(kind) for kind in ArrayKind},
         }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -155,7 +148,7 @@ class ArrayConfig:
 # Rows are multiples of 3 so that one array column is a whole number of cluster bytes (one
 # decoder beat); tiny keeps simulator builds fast, large is the size the area comparison uses.
 PRESETS: dict[str, ArrayConfig] = {
-    "tiny": ArrayConfig(name="tiny", rows=6, cols=4),
+    "tiny": ArrayConfig(name="tiny", rows=6, cols=8),
     "default": ArrayConfig(name="default", rows=12, cols=12),
     "large": ArrayConfig(name="large", rows=24, cols=24),
 }

@@ -4,27 +4,21 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .temporal_pe import check_width
+
 __all__ = ["MacPE"]
 
 
-def _check(name, value, lo):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be >= {lo}, not {value}")
-
-
 class MacPE(wiring.Component):
-    """Weight-stationary PE with a multiplier: ``acc <= psum_in + x * w`` every enabled cycle.
+    """Weight-stationary PE with a multiplier: ``product <= x * w`` every enabled cycle.
 
-    The ports are those of :class:`~hdl.datapath.temporal_pe.TemporalPE` minus ``first`` and ``phase``
-    (every beat is one cycle), so both PEs sit in the same systolic skeleton:
+    The ports are those of :class:`~hdl.datapath.temporal_pe.TemporalPE` without ``first`` and
+    ``phase`` (every beat is one cycle), so both PEs sit in the same array:
 
-    - ``en``: ``acc <= psum_in + x * w`` with the activation loaded at the previous beat;
-    - ``x_shift``: ``x <= x_in`` (the array raises it together with ``en``);
-    - ``w_load``: ``w <= w_in``; ``w_out`` chains weights during loading.
+    - ``en``: ``product <= x * w`` (the row's broadcast activation times the active weight);
+    - ``w_load``: ``shadow <= w_in``; ``swap``: ``active <= shadow`` (double buffering).
 
-    Latency: 1 cycle per multiply-accumulate. Throughput: one multiply-accumulate per cycle.
+    Latency: 1 cycle. Throughput: one multiply per cycle.
 
     Parameters
     ----------
@@ -32,46 +26,34 @@ class MacPE(wiring.Component):
         Width of the signed activation.
     weight_width : int
         Width of the signed weight: 8 for the W8A8 baseline, 3 for FineQ's decoded codes.
-    psum_width : int
-        Width of the signed partial sums in and out.
     """
 
-    def __init__(self, *, act_width: int = 8, weight_width: int = 8, psum_width: int = 32):
-        _check("act_width", act_width, 2)
-        _check("weight_width", weight_width, 2)
-        _check("psum_width", psum_width, act_width + weight_width - 1)
+    def __init__(self, *, act_width: int = 8, weight_width: int = 8):
+        check_width("act_width", act_width, 2)
+        check_width("weight_width", weight_width, 2)
         self.act_width = act_width
         self.weight_width = weight_width
-        self.psum_width = psum_width
+        self.product_width = act_width + weight_width  # (-2^(a-1)) * (-2^(w-1)) needs a+w bits
         super().__init__({
             "w_in": In(signed(weight_width)),
             "w_load": In(1),
-            "w_out": Out(signed(weight_width)),
-            "x_in": In(signed(act_width)),
-            "x_shift": In(1),
-            "x_out": Out(signed(act_width)),
-            "psum_in": In(signed(psum_width)),
-            "psum_out": Out(signed(psum_width)),
+            "swap": In(1),
+            "x": In(signed(act_width)),
             "en": In(1),
+            "product": Out(signed(self.product_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
         # Datapath registers need no reset, for the same reason as in the temporal PE.
+        shadow = Signal(signed(self.weight_width), reset_less=True)
         w = Signal(signed(self.weight_width), reset_less=True)
-        x = Signal(signed(self.act_width), reset_less=True)
-        acc = Signal(signed(self.psum_width), reset_less=True)
-
+        product = Signal(signed(self.product_width), reset_less=True)
         with m.If(self.w_load):
-            m.d.sync += w.eq(self.w_in)
-        with m.If(self.x_shift):
-            m.d.sync += x.eq(self.x_in)
+            m.d.sync += shadow.eq(self.w_in)
+        with m.If(self.swap):
+            m.d.sync += w.eq(shadow)
         with m.If(self.en):
-            m.d.sync += acc.eq(self.psum_in + x * w)
-
-        m.d.comb += [
-            self.w_out.eq(w),
-            self.x_out.eq(x),
-            self.psum_out.eq(acc),
-        ]
+            m.d.sync += product.eq(self.x * w)
+        m.d.comb += self.product.eq(product)
         return m
