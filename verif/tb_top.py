@@ -6,6 +6,9 @@ comes from hdl/sw/image.py; every output is compared with quant.golden, bit-exac
 cycles and back-pressure (cocotbext-axi pause generators) act on all five AXI4 channels and all
 five AXI4-Lite channels.
 
+The build's array kind and bus width come from its CAPS register; INT8 x INT8 builds get
+INT8 weights (the decoded FineQ codes of a job, or its own ``w8``).
+
 Environment (set by verif/test_sim_top.py, the demo and the benchmark):
 
     FINEQ_TB_CONFIG    preset name (must match the Verilog; checked against GEOMETRY/MAX_*)
@@ -25,7 +28,8 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
-from hdl.soc.accel_config import accel_preset
+from hdl.datapath.config import ArrayKind
+from hdl.soc.accel_config import KIND_CODES, accel_preset
 from hdl.soc.regmap import ErrorCode
 from hdl.sw.driver import REG, Driver, field_value
 from hdl.sw.image import build_image
@@ -42,7 +46,8 @@ CLOCK_NS = 10
 class TopBench:
     def __init__(self, dut, pause: float, rng):
         self.dut = dut
-        self.cfg = accel_preset(os.environ.get("FINEQ_TB_CONFIG", "tiny"))
+        self.preset = os.environ.get("FINEQ_TB_CONFIG", "tiny")
+        self.cfg = accel_preset(self.preset)  # kind and bus width: from CAPS in setup()
         for name in ("cocotb.top.m_axi_", "cocotb.top.s_axil_", "cocotb.top"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst, size=RAM_SIZE)
@@ -108,14 +113,19 @@ class TopBench:
         return wait
 
     def cycle_limit(self, m: int, k: int, n: int) -> int:
-        rows, cols = self.cfg.rows, self.cfg.cols
-        kt, nt = -(-k // rows), -(-n // cols)
-        per_tile = cols + 4 * (m + rows + cols) + 20
-        return 20 * (nt * (kt * per_tile + 4 * (k // 3 + 8) * cols + m * (cols + 30)) + m * k + 1000)
+        """Far above any legal job's cycles (pauses included): a job beyond it hangs."""
+        cfg = self.cfg
+        kt, nb = -(-k // cfg.rows), -(-n // cfg.cols)
+        chunks = -(-m // cfg.chunk_m)
+        tile = cfg.chunk_m * cfg.array.code_length + cfg.line_beats + 40
+        return 20 * (chunks * nb * (kt * tile + cfg.chunk_m * (cfg.cols + 40)) + m * k + 2000)
+
+    def image(self, job, **kw):
+        return build_image(job_weights(job, self.cfg), job.k, job.x, job.rq, self.cfg, **kw)
 
     async def run_job(self, job, *, base: int = 0x1000, align: int = 64, check: bool = True):
         m, k, n = job.shape
-        image = build_image(job.clusters, job.k, job.x, job.rq, base=base, align=align)
+        image = self.image(job, base=base, align=align)
         self.ram.write(image.base, image.data)
         poison = bytes([0xA5]) * image.y_bytes
         self.ram.write(image.y_addr, poison)
@@ -128,13 +138,12 @@ class TopBench:
         mismatches = int(np.count_nonzero(got != want))
         if not image.bypass:
             # Padding bytes of every output row must be left untouched (byte strobes).
-            rows = np.frombuffer(raw, dtype=np.uint8).reshape(m, image.y_row_bytes)
+            rows = np.frombuffer(raw, dtype=np.uint8).reshape(m, image.y_stride)
             untouched = rows[:, n:]
             assert (untouched == 0xA5).all(), f"{job.name}: padding bytes of Y rows were written"
         if mismatches and check:
             mm, nn = (int(i) for i in np.argwhere(got != want)[0])
-            from quant.format import unpack_clusters
-            q = unpack_clusters(job.clusters, job.k)
+            q = job_weights(job, self.cfg, decoded=True)
             acc = int(np.dot(job.x[mm].astype(np.int64), q[nn].astype(np.int64)))
             extra = ("" if job.rq is None else
                      f", bias {int(job.rq.bias[nn])}, mult {int(job.rq.mult[nn])}, "
@@ -149,6 +158,18 @@ class TopBench:
                 "stall_cycles": st.stall_cycles, "wall_s": wall}
 
 
+def job_weights(job, cfg, *, decoded: bool = False):
+    """The job's weights as the build takes them: cluster bytes, or INT8 weights for an INT8 x
+    INT8 build (``job.w8`` if the job has its own, else its decoded FineQ codes); ``decoded``:
+    the integer weights [N, K] either way."""
+    from quant.format import unpack_clusters
+
+    if cfg.kind is not ArrayKind.MAC8X8:
+        return unpack_clusters(job.clusters, job.k) if decoded else job.clusters
+    w8 = job.w8 if job.w8 is not None else unpack_clusters(job.clusters, job.k).astype(np.int8)
+    return w8.astype(np.int64) if decoded else w8
+
+
 def load_jobs(cfg, rng):
     path = os.environ.get("FINEQ_TB_JOBS")
     if path:
@@ -156,7 +177,8 @@ def load_jobs(cfg, rng):
     g = np.random.default_rng(rng.getrandbits(32))
     rows, cols = cfg.rows, cfg.cols
     return [random_job(g, 3, 2 * rows + 1, cols + 1, name="random"),
-            random_job(g, 2, rows, cols, bypass=True, name="random-int32")]
+            random_job(g, 2, rows, cols, bypass=True, name="random-int32"),
+            random_job(g, 2 * cfg.chunk_m + 1, rows + 1, cols, name="random-chunks")]
 
 
 async def setup(dut, pause: float, salt: str):
@@ -167,9 +189,12 @@ async def setup(dut, pause: float, salt: str):
     dut.rst.value = 0
     await RisingEdge(dut.clk)
     info = await bench.driver.identify()
-    cfg = bench.cfg
+    kind = {v: k for k, v in KIND_CODES.items()}[info["kind"]]
+    cfg = bench.cfg = accel_preset(bench.preset, kind=kind, bus_bytes=info["bus_bytes"])
     want = {"rows": cfg.rows, "cols": cfg.cols, "max_m": cfg.max_m, "max_k": cfg.max_k,
-            "max_n": cfg.max_n}
+            "max_n": cfg.max_n, "kind": KIND_CODES[cfg.kind],
+            "adaptive": int(cfg.array.adaptive_phases), "code_length": cfg.array.code_length,
+            "bus_bytes": cfg.bus_bytes, "chunk_m": cfg.chunk_m}
     assert info == want, f"capability registers {info} do not match config {cfg.name}: {want}"
     return bench
 
@@ -182,8 +207,9 @@ async def run_jobs(dut):
     results = []
     for i, job in enumerate(load_jobs(bench.cfg, bench.rng)):
         # Odd jobs are packed tightly just below a 4 KiB line, so bursts must be split there.
-        base = 0x1000 + 0x20000 * i + (0x1000 - 36 if i % 2 else 0)
-        r = await bench.run_job(job, base=base, align=4 if i % 2 else 64)
+        bus = bench.cfg.bus_bytes
+        base = 0x1000 + 0x20000 * i + (0x1000 - 3 * bus if i % 2 else 0)
+        r = await bench.run_job(job, base=base, align=bus if i % 2 else 64)
         dut._log.info("%s: M=%d K=%d N=%d, %d cycles (%d computing, %d DMA stalls), "
                       "%d mismatches, %.1f s", r["name"], r["m"], r["k"], r["n"], r["cycles"],
                       r["busy_cycles"], r["stall_cycles"], r["mismatches"], r["wall_s"])
@@ -214,7 +240,7 @@ async def illegal_values_and_bus_errors(dut):
     cfg = bench.cfg
     g = np.random.default_rng(bench.rng.getrandbits(32))
     job = random_job(g, 2, cfg.rows + 2, cfg.cols + 1, name="clean")
-    image = build_image(job.clusters, job.k, job.x, job.rq, base=0x1000)
+    image = bench.image(job, base=0x1000)
     bench.ram.write(image.base, image.data)
     good = image.registers()
     cases = [
@@ -225,8 +251,10 @@ async def illegal_values_and_bus_errors(dut):
         ({"N": cfg.max_n + 1}, ErrorCode.N_TOO_LARGE),
         ({"X_ADDR": image.x_addr + 2}, ErrorCode.MISALIGNED),
         ({"Y_ADDR": image.y_addr + 1}, ErrorCode.MISALIGNED),
+        ({"W_ADDR": image.w_addr + cfg.bus_bytes // 2}, ErrorCode.MISALIGNED),
+        ({"M": 0, "K": cfg.max_k + 1, "X_ADDR": 2}, ErrorCode.ZERO_SIZE),  # the first check wins
         ({"W_ADDR": FAULT_BASE + 0x1000}, ErrorCode.AXI_READ),  # unmapped: SLVERR
-        ({"X_ADDR": FAULT_BASE - 8}, ErrorCode.AXI_READ),  # the read runs into the hole
+        ({"X_ADDR": FAULT_BASE - cfg.bus_bytes}, ErrorCode.AXI_READ),  # the read runs into the hole
         ({"P_ADDR": FAULT_BASE + 64}, ErrorCode.AXI_READ),
         ({"Y_ADDR": FAULT_BASE + 0x2000}, ErrorCode.AXI_WRITE),
         ({"P_ADDR": image.x_addr}, ErrorCode.BAD_PARAMS),  # activations are not valid params
@@ -238,7 +266,8 @@ async def illegal_values_and_bus_errors(dut):
     # A write to a read-only register and to an unmapped address: SLVERR, nothing changes.
     assert await bench.write_resp(REG["ID"], 0) == 2
     assert await bench.write_resp(0xFC, 0) == 2
-    # Start while busy: recorded, the running job still completes correctly.
+    # Start while busy: a warning only, the running job completes exactly; CLEAR while busy is
+    # ignored.
     await bench.driver.clear()
     await bench.driver.program(good)
     await bench.driver.start()
@@ -247,14 +276,19 @@ async def illegal_values_and_bus_errors(dut):
     assert st.busy, "job not running"
     assert await bench.write_resp(REG["M"], 1) == 2, "parameter write while busy not refused"
     await bench.driver.start()
+    await bench.driver.clear()
     st = await bench.driver.wait(irq_event=bench.irq_waiter(200000))
-    assert st.error and st.code == ErrorCode.START_WHILE_BUSY, f"start while busy: {st}"
+    assert not st.error and st.code == ErrorCode.NONE and st.start_ignored, f"start while busy: {st}"
     got = image.decode_results(bench.ram.read(image.y_addr, image.y_bytes))
-    assert np.array_equal(got, image.expected), "the job interrupted by a second start is wrong"
+    assert np.array_equal(got, image.expected), "the job that saw a second start is wrong"
+    # A rejected START resets the counters too.
+    await expect_error(bench, {**good, "M": 0}, ErrorCode.ZERO_SIZE, "counters")
+    assert (await bench.driver.status(counters=True)).cycles == 0, "CYCLES kept an old count"
     # Clear, then a clean run.
     await bench.driver.clear()
     st = await bench.driver.status()
-    assert not st.done and not st.error and not int(dut.irq.value), f"CLEAR left {st}"
+    assert not st.done and not st.error and not st.start_ignored and not int(dut.irq.value), \
+        f"CLEAR left {st}"
     r = await bench.run_job(job)
     assert r["mismatches"] == 0
 
@@ -267,7 +301,7 @@ async def reset_in_the_middle(dut):
     g = np.random.default_rng(bench.rng.getrandbits(32))
     job = random_job(g, 3, 2 * cfg.rows + 1, 2 * cfg.cols + 1, name="after-reset")
     for trial in range(int(os.environ.get("FINEQ_TB_RESETS", "3"))):
-        image = build_image(job.clusters, job.k, job.x, job.rq, base=0x1000)
+        image = bench.image(job, base=0x1000)
         bench.ram.write(image.base, image.data)
         await bench.driver.clear()
         await bench.driver.program(image.registers())

@@ -38,6 +38,7 @@ class Job:
     k: int
     x: np.ndarray  # int8 [M, K]
     rq: golden.Requant | None  # None: INT32 bypass
+    w8: np.ndarray | None = None  # int8 [N, K]: weights for INT8 x INT8 builds (else decoded q)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -100,7 +101,8 @@ def random_job(rng: np.random.Generator, m: int, k: int, n: int, *, bypass: bool
         shift = rng.integers(8, 16, size=n).astype(np.int32)
         bias = rng.integers(-5000, 5000, size=n).astype(np.int32)
         rq = golden.Requant(bias=bias, mult=mult, shift=shift)
-    return Job(name, clusters, k, x, rq)
+    w8 = rng.integers(-128, 128, size=(n, k)).astype(np.int8)  # for INT8 x INT8 builds
+    return Job(name, clusters, k, x, rq, w8)
 
 
 def jobs_to_npz(jobs: list[Job], path) -> Path:
@@ -110,7 +112,9 @@ def jobs_to_npz(jobs: list[Job], path) -> Path:
         arrays[f"x{i}"] = j.x
         if j.rq is not None:
             arrays[f"bias{i}"], arrays[f"mult{i}"], arrays[f"shift{i}"] = j.rq.bias, j.rq.mult, j.rq.shift
-        meta.append({"name": j.name, "k": j.k, "bypass": j.rq is None})
+        if j.w8 is not None:
+            arrays[f"w8_{i}"] = j.w8
+        meta.append({"name": j.name, "k": j.k, "bypass": j.rq is None, "w8": j.w8 is not None})
     return write_npz(path, arrays, meta=meta)
 
 
@@ -120,7 +124,8 @@ def jobs_from_npz(path) -> list[Job]:
         jobs = []
         for i, e in enumerate(meta):
             rq = None if e["bypass"] else golden.Requant(z[f"bias{i}"], z[f"mult{i}"], z[f"shift{i}"])
-            jobs.append(Job(e["name"], z[f"clusters{i}"], int(e["k"]), z[f"x{i}"], rq))
+            w8 = z[f"w8_{i}"] if e.get("w8") else None
+            jobs.append(Job(e["name"], z[f"clusters{i}"], int(e["k"]), z[f"x{i}"], rq, w8))
     return jobs
 
 

@@ -8,9 +8,29 @@ from .config import ArrayConfig, ArrayKind, signed_width
 from .mac_pe import MacPE
 from .temporal_pe import TemporalPE
 
-__all__ = ["PEArray", "TREE_GROUP"]
+__all__ = ["PEArray", "TREE_GROUP", "w_layout", "x_layout", "y_layout"]
 
 TREE_GROUP = 4  # rows summed by the first (registered) adder-tree stage: two adder levels
+
+
+def w_layout(config: ArrayConfig, kind: ArrayKind, load_width: int) -> data.StructLayout:
+    """Payload of the array's weight stream: ``load_width`` weights and the tile's masks."""
+    return data.StructLayout({
+        "data": data.ArrayLayout(signed(config.weight_bits(kind)), load_width),
+        "rows": config.rows, "cols": config.cols,  # 1 = a real weight, 0 = padding (loaded as 0)
+    })
+
+
+def x_layout(config: ArrayConfig) -> data.StructLayout:
+    """Payload of the activation stream: one vector, ``last`` on a tile's final one."""
+    return data.StructLayout({"data": data.ArrayLayout(signed(config.act_width), config.rows),
+                              "last": 1})
+
+
+def y_layout(config: ArrayConfig) -> data.StructLayout:
+    """Payload of the result stream: one column sum per column."""
+    return data.StructLayout({"data": data.ArrayLayout(signed(config.acc_width), config.cols),
+                              "last": 1})
 
 
 class PEArray(wiring.Component):
@@ -74,15 +94,9 @@ class PEArray(wiring.Component):
             raise ValueError(f"load_width must divide rows * cols = {rows * cols}, not {load_width}")
         self.config, self.kind, self.load_width = config, kind, load_width
         self.load_beats = rows * cols // load_width
-        wb = config.weight_bits(kind)
-        self.w_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(wb), load_width),
-            "rows": rows, "cols": cols,  # masks: 1 = a real weight, 0 = padding (loaded as 0)
-        })
-        self.x_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(config.act_width), rows), "last": 1})
-        self.y_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(config.acc_width), cols), "last": 1})
+        self.w_layout = w_layout(config, kind, load_width)
+        self.x_layout = x_layout(config)
+        self.y_layout = y_layout(config)
         super().__init__({
             "w": In(stream.Signature(self.w_layout)),
             "x": In(stream.Signature(self.x_layout)),

@@ -29,7 +29,7 @@ from pathlib import Path
 __all__ = ["Field", "Register", "REGISTERS", "ErrorCode", "ID_VALUE", "by_name", "c_header",
            "markdown_table", "ADDR_BITS"]
 
-ID_VALUE = 0x4651_0001  # "FQ", register-map version 1
+ID_VALUE = 0x4651_0002  # "FQ", register-map version 2
 ADDR_BITS = 8  # the register file decodes byte addresses 0x00..0xFF
 
 
@@ -69,30 +69,34 @@ class ErrorCode(enum.IntEnum):
     M_TOO_LARGE = 2  # M > MAX_M (activation / accumulator buffers)
     K_TOO_LARGE = 3  # K > MAX_K (activation / weight buffers)
     N_TOO_LARGE = 4  # N > MAX_N
-    MISALIGNED = 5  # an address is not a multiple of 4
-    START_WHILE_BUSY = 6  # CTRL.START while a job runs (ignored; the running job continues)
+    MISALIGNED = 5  # an address is not a multiple of the bus width (CAPS.BUS_BYTES)
+    # 6 was START_WHILE_BUSY in map version 1; it is now the warning STATUS.START_IGNORED
     AXI_READ = 7  # RRESP was SLVERR or DECERR (job aborted)
     AXI_WRITE = 8  # BRESP was SLVERR or DECERR (job aborted)
     BAD_PARAMS = 9  # a requantization word is out of range (mult >= 2**15, shift not 1..47)
 
 
 REGISTERS: tuple[Register, ...] = (
-    Register("ID", 0x00, "ro", f"Identification, reads 0x{ID_VALUE:08X} ('FQ', map version 1)."),
+    Register("ID", 0x00, "ro", f"Identification, reads 0x{ID_VALUE:08X} ('FQ', map version 2)."),
     Register("GEOMETRY", 0x04, "ro", "Array size of this build.", (
         Field("ROWS", 0, 16, "array rows: K extent of a tile"),
         Field("COLS", 16, 16, "array columns: N extent of a tile"),
     )),
-    Register("MAX_M", 0x08, "ro", "Largest M (tokens) the buffers hold."),
-    Register("MAX_K", 0x0C, "ro", "Largest K (input features) the buffers hold."),
+    Register("MAX_M", 0x08, "ro", "Largest M (tokens) of a job (the counters' limit; jobs with "
+             "more than CAPS.CHUNK_M tokens run in chunks)."),
+    Register("MAX_K", 0x0C, "ro", "Largest K (input features) the activation buffer holds."),
     Register("MAX_N", 0x10, "ro", "Largest N (output channels) the counters take."),
     Register("CTRL", 0x14, "wo", "Commands (write 1; self-clearing).", (
         Field("START", 0, 1, "start a job with the current parameters"),
-        Field("CLEAR", 1, 1, "clear STATUS.DONE, STATUS.ERROR and STATUS.ERR_CODE"),
+        Field("CLEAR", 1, 1, "clear STATUS.DONE, ERROR, ERR_CODE and START_IGNORED (ignored while "
+              "BUSY)"),
     )),
     Register("STATUS", 0x18, "ro", "State of the accelerator.", (
         Field("BUSY", 0, 1, "a job is running"),
         Field("DONE", 1, 1, "the last job finished (with or without error); drives the interrupt"),
-        Field("ERROR", 2, 1, "an error occurred (see ERR_CODE)"),
+        Field("ERROR", 2, 1, "the last job failed (see ERR_CODE); its results are incomplete"),
+        Field("START_IGNORED", 3, 1, "warning: a START arrived while BUSY and was ignored; the "
+              "running job was not affected and its results are exact"),
         Field("ERR_CODE", 8, 8, "an ErrorCode value"),
     )),
     Register("IRQ_ENABLE", 0x1C, "rw", "Interrupt enable: irq = STATUS.DONE & IRQ_ENABLE.DONE.", (
@@ -104,15 +108,22 @@ REGISTERS: tuple[Register, ...] = (
     Register("M", 0x24, "rw", "Tokens (rows of X and Y), 1..MAX_M."),
     Register("K", 0x28, "rw", "Input features, 1..MAX_K."),
     Register("N", 0x2C, "rw", "Output channels, 1..MAX_N."),
-    Register("W_ADDR", 0x30, "rw", "Byte address of the packed weights (word-aligned)."),
-    Register("X_ADDR", 0x34, "rw", "Byte address of the INT8 activations (word-aligned)."),
-    Register("P_ADDR", 0x38, "rw", "Byte address of the requantization words (word-aligned; "
-             "unused in bypass mode)."),
-    Register("Y_ADDR", 0x3C, "rw", "Byte address of the results (word-aligned)."),
+    Register("W_ADDR", 0x30, "rw", "Byte address of the weight image (a multiple of BUS_BYTES)."),
+    Register("X_ADDR", 0x34, "rw", "Byte address of the INT8 activations (a multiple of BUS_BYTES)."),
+    Register("P_ADDR", 0x38, "rw", "Byte address of the requantization words (a multiple of "
+             "BUS_BYTES; unused in bypass mode)."),
+    Register("Y_ADDR", 0x3C, "rw", "Byte address of the results (a multiple of BUS_BYTES)."),
     Register("CYCLES", 0x40, "ro", "Cycles of the last job, from START to DONE."),
     Register("BUSY_CYCLES", 0x44, "ro", "Cycles of the last job in which the array computed."),
     Register("STALL_CYCLES", 0x48, "ro", "Cycles of the last job in which a DMA transfer waited "
              "for memory (no R or W beat moved)."),
+    Register("CAPS", 0x4C, "ro", "What this build is.", (
+        Field("KIND", 0, 2, "array kind: 0 FineQ temporal PEs, 1 INT8 x INT8 MAC, 2 INT8 x 3-bit MAC"),
+        Field("ADAPTIVE", 2, 1, "1: a tile's beat is max(1, max|q|) cycles; 0: always CODE_LENGTH"),
+        Field("CODE_LENGTH", 4, 4, "cycles of the longest temporal code (FineQ)"),
+        Field("BUS_BYTES", 8, 8, "AXI data width in bytes (4, 8 or 16)"),
+        Field("CHUNK_M", 16, 16, "tokens the activation buffer holds (a job's chunk)"),
+    )),
 )
 
 

@@ -1,43 +1,47 @@
-"""Top level of the FineQ accelerator: AXI4-Lite registers, AXI4 DMA, controller, interrupt.
+"""Top level of the FineQ accelerator: AXI4-Lite registers, AXI4 DMA, the engines, interrupt.
 
 Block diagram (docs/accelerator.md)::
 
-    memory ==AXI4==> DMA --> unpacker --> activation / weight buffers
-                                           |                 |
-                                           v                 v
-                                     activation feeder   weight feeder -> decoder
-                                           \\                 /
-                                            --> systolic array (temporal PEs)
-                                                      |
-                                               accumulator buffer
-                                                      |
-                                      vector unit (requantization) -> packer -> DMA ==AXI4==> memory
-    host ==AXI4-Lite==> register file <--> controller --> irq
+    memory ==AXI4==> DMA --P--> parameter loader -----------------------------+
+                      |  --X--> gearbox --> activation buffer --x--+           |
+                      |  --W--> weight FIFO --> decoder ------w--> PE array    |
+                      |                                             | y        |
+                      |                                       accumulator (2 sets)
+                      |                                             |          |
+                      +<==== packer <-- vector unit <-- write-back -+----------+
+    host ==AXI4-Lite==> register file <--> sequencer (geometry, chunks, status) --> irq
 """
 
-import re
-
-from amaranth.hdl import Module
+from amaranth.hdl import Module, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .accel_config import AcceleratorConfig
+from ..datapath.array import PEArray
+from .accel_config import KIND_CODES, AcceleratorConfig
+from .accumulator import Accumulator
+from .activation_buffer import ActivationBuffer
 from .axi import Axi4Signature, AxiLiteSignature
 from .axi_dma import AxiDma
-from .control import Controller
+from .gearbox import RowGearbox
+from .param_loader import ParamLoader
 from .regfile import RegisterFile
 from .regmap import ADDR_BITS, ID_VALUE
+from .sequencer import Sequencer
+from .weight_path import WeightPath
+from .writeback import WriteBack
 
-__all__ = ["Accelerator"]
+__all__ = ["Accelerator", "READ_CLIENTS"]
+
+READ_CLIENTS = ("params", "activations", "weights")  # DMA read clients, highest priority first
 
 
 class Accelerator(wiring.Component):
     """The whole accelerator with standard SoC interfaces.
 
     Ports (Verilog names): ``s_axil__*`` AXI4-Lite subordinate (registers, hdl/soc/regmap.py),
-    ``m_axi__*`` AXI4 manager (32-bit data, 32-bit addresses, INCR bursts up to
-    ``max_burst`` beats), ``irq`` (level, high while STATUS.DONE and IRQ_ENABLE.DONE), and
-    Amaranth's ``clk`` and synchronous active-high ``rst``.
+    ``m_axi__*`` AXI4 manager (``8 * bus_bytes``-bit data, 32-bit addresses, INCR bursts),
+    ``irq`` (level, high while STATUS.DONE and IRQ_ENABLE.DONE), and Amaranth's ``clk`` and
+    synchronous active-high ``rst``.
 
     Latency and throughput: see the cycle model in docs/accelerator.md.
     """
@@ -48,7 +52,7 @@ class Accelerator(wiring.Component):
         self.config = config
         super().__init__({
             "s_axil": In(AxiLiteSignature(addr_width=ADDR_BITS)),
-            "m_axi": Out(Axi4Signature(addr_width=32, data_width=32)),
+            "m_axi": Out(Axi4Signature(addr_width=32, data_width=8 * config.bus_bytes)),
             "irq": Out(1),
         })
 
@@ -56,131 +60,101 @@ class Accelerator(wiring.Component):
         m = Module()
         cfg = self.config
         m.submodules.regs = regs = RegisterFile()
-        m.submodules.dma = dma = AxiDma(max_burst=cfg.max_burst)
-        m.submodules.ctrl = ctrl = Controller(cfg)
+        m.submodules.seq = seq = Sequencer(cfg)
+
+        def datapath(name, component):
+            # every job starts with a one-cycle flush of everything but registers and sequencer
+            m.submodules[name] = ResetInserter(seq.flush)(component)
+            return component
+
+        bursts = [cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2]
+        dma = datapath("dma", AxiDma(data_width=8 * cfg.bus_bytes, read_clients=len(READ_CLIENTS),
+                                     max_burst=bursts))
+        gearbox = datapath("gearbox", RowGearbox(bus_bytes=cfg.bus_bytes, line_bytes=cfg.rows))
+        xbuf = datapath("activations", ActivationBuffer(cfg))
+        wpath = datapath("weights", WeightPath(cfg))
+        array = datapath("array", PEArray(cfg.array, cfg.kind, load_width=cfg.load_width))
+        acc = datapath("accumulator", Accumulator(cfg))
+        params = datapath("params", ParamLoader(cfg))
+        wb = datapath("writeback", WriteBack(cfg))
 
         wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
         wiring.connect(m, dma.bus, wiring.flipped(self.m_axi))
-        wiring.connect(m, dma.rd_data, ctrl.rd_data)
-        wiring.connect(m, ctrl.wr_data, dma.wr_data)
-
+        self._registers(m, regs, seq)
+        self._dma_clients(m, dma, seq, params, gearbox, wpath, wb)
+        geo = seq.geometry
+        wiring.connect(m, gearbox.o, xbuf.i)
+        wiring.connect(m, xbuf.o, array.x)
+        wiring.connect(m, wpath.o, array.w)
+        wiring.connect(m, array.y, acc.i)
         m.d.comb += [
-            # Read-only identification and capabilities.
-            regs.id.eq(ID_VALUE),
-            regs.geometry.eq(cfg.rows | (cfg.cols << 16)),
-            regs.max_m.eq(cfg.max_m),
-            regs.max_k.eq(cfg.max_k),
-            regs.max_n.eq(cfg.max_n),
-            # Parameters and commands.
-            regs.lock.eq(ctrl.busy),
-            ctrl.start.eq(regs.ctrl_start),
-            ctrl.clear.eq(regs.ctrl_clear),
-            ctrl.bypass.eq(regs.mode),
-            ctrl.m_size.eq(regs.m),
-            ctrl.k_size.eq(regs.k),
-            ctrl.n_size.eq(regs.n),
-            ctrl.w_addr.eq(regs.w_addr),
-            ctrl.x_addr.eq(regs.x_addr),
-            ctrl.p_addr.eq(regs.p_addr),
-            ctrl.y_addr.eq(regs.y_addr),
-            # Status and counters.
-            regs.status.eq(ctrl.busy | (ctrl.done << 1) | (ctrl.error << 2) | (ctrl.err_code << 8)),
-            regs.cycles.eq(ctrl.cycles),
-            regs.busy_cycles.eq(ctrl.busy_cycles),
-            regs.stall_cycles.eq(ctrl.stall_cycles),
-            self.irq.eq(ctrl.done & regs.irq_enable),
-            # DMA commands.
-            dma.rd_start.eq(ctrl.rd_start), dma.rd_addr.eq(ctrl.rd_addr),
-            dma.rd_words.eq(ctrl.rd_words),
-            ctrl.rd_busy.eq(dma.rd_busy), ctrl.rd_error.eq(dma.rd_error),
-            dma.wr_start.eq(ctrl.wr_start), dma.wr_addr.eq(ctrl.wr_addr),
-            dma.wr_words.eq(ctrl.wr_words),
-            ctrl.wr_busy.eq(dma.wr_busy), ctrl.wr_error.eq(dma.wr_error),
-            ctrl.dma_stall.eq(dma.stall),
+            gearbox.row_bytes.eq(seq.k), gearbox.row_words.eq(geo.x_row_words),
+            xbuf.load.eq(seq.x_load), xbuf.feed.eq(seq.x_feed), xbuf.mc.eq(seq.x_mc),
+            xbuf.kt.eq(geo.kt), xbuf.nb.eq(geo.nb),
+            seq.x_loaded.eq(xbuf.loaded), seq.x_fed.eq(xbuf.fed),
+            seq.computing.eq(array.computing),
+            acc.release.eq(wb.acc_release), params.release.eq(wb.acc_release),
+            wb.full.eq(acc.full), acc.rd_set.eq(wb.rd_set), acc.rd_line.eq(wb.rd_line),
+            wb.rd_data.eq(acc.rd_data),
+            wb.p_ready.eq(params.ready), params.sel_set.eq(wb.sel_set),
+            params.sel_col.eq(wb.sel_col), wb.bias.eq(params.bias), wb.mult.eq(params.mult),
+            wb.shift.eq(params.shift),
+            seq.wb_done.eq(wb.done), seq.p_bad.eq(params.bad), wb.halt.eq(seq.halt),
+        ]
+        for engine in (wpath, acc, params, wb):
+            m.d.comb += [engine.go.eq(seq.go), engine.nb.eq(geo.nb), engine.chunks.eq(geo.chunks)]
+        m.d.comb += [
+            wpath.kt.eq(geo.kt), wpath.last_rows.eq(geo.last_rows), wpath.last_cols.eq(geo.last_cols),
+            wpath.w_addr.eq(seq.w_addr), wpath.w_words.eq(geo.w_words),
+            acc.kt.eq(geo.kt), acc.last_m.eq(geo.last_m),
+            params.bypass.eq(seq.bypass), params.last_cols.eq(geo.last_cols),
+            params.p_addr.eq(seq.p_addr),
+            wb.bypass.eq(seq.bypass), wb.last_m.eq(geo.last_m), wb.last_cols.eq(geo.last_cols),
+            wb.y_addr.eq(seq.y_addr), wb.y_stride.eq(geo.y_stride),
         ]
         return m
 
+    def _registers(self, m, regs, seq):
+        cfg = self.config
+        caps = (KIND_CODES[cfg.kind] | (int(cfg.array.adaptive_phases) << 2)
+                | (cfg.array.code_length << 4) | (cfg.bus_bytes << 8) | (cfg.chunk_m << 16))
+        m.d.comb += [
+            regs.id.eq(ID_VALUE),
+            regs.geometry.eq(cfg.rows | (cfg.cols << 16)),
+            regs.max_m.eq(cfg.max_m), regs.max_k.eq(cfg.max_k), regs.max_n.eq(cfg.max_n),
+            regs.caps.eq(caps),
+            regs.lock.eq(seq.busy),
+            seq.start.eq(regs.ctrl_start), seq.clear.eq(regs.ctrl_clear),
+            seq.bypass_in.eq(regs.mode),
+            seq.m_size.eq(regs.m), seq.k_size.eq(regs.k), seq.n_size.eq(regs.n),
+            seq.w_addr.eq(regs.w_addr), seq.x_addr.eq(regs.x_addr),
+            seq.p_addr.eq(regs.p_addr), seq.y_addr.eq(regs.y_addr),
+            regs.status.eq(seq.busy | (seq.done << 1) | (seq.error << 2)
+                           | (seq.start_ignored << 3) | (seq.err_code << 8)),
+            regs.cycles.eq(seq.cycles), regs.busy_cycles.eq(seq.busy_cycles),
+            regs.stall_cycles.eq(seq.stall_cycles),
+            self.irq.eq(seq.done & regs.irq_enable),
+        ]
 
-STAMP = ".fineq-top.sha256"
-
-# Yosys' Verilog back end makes every `always @*` block sensitive to a dummy register declared
-# `reg \$auto$verilog_backend...dump_module$N = 0;`, whose change at time 0 is meant to run each
-# block once. Under SystemVerilog semantics (cocotb runs Icarus with -g2012) a declaration
-# initialiser runs before any process starts, so blocks whose inputs are all constant-until-
-# something-happens registers (FSM outputs after reset) stay X. An `initial` assignment is a
-# process and does produce the event. Verilator and synthesis are unaffected either way.
-_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S*dump_module\$\d+)  = 0;$", re.M)
-
-
-def icarus_safe(text: str) -> str:
-    return _TRIGGER.sub(lambda m: f"{m[1]}reg {m[2]} ;\n{m[1]}initial {m[2]}  = 1'h0;", text)
-
-
-# For every signal assigned inside an m.Switch/FSM, the back end writes one `always @*` block
-# that first assigns the signal's default and then a `casez (state)` listing only the states
-# that change it. That is complete logic (no latch), but Verilator flags the partial case
-# list (CASEINCOMPLETE, on by default); the waiver is scoped to the generated file.
-LINT_HEADER = ("/* Generated by hdl/soc/top.py. Amaranth's back end emits a default assignment "
-               "before each partial case list (no latch): */\n"
-               "/* verilator lint_off CASEINCOMPLETE */\n")
-
-
-def postprocess(text: str) -> str:
-    return LINT_HEADER + icarus_safe(text)
-
-
-def generate_top(config_name: str, out_dir, *, force: bool = False) -> dict:
-    """Write ``top.v`` (module ``top``), ``vector_unit.v`` and the C header ``fineq_accel.h``
-    for preset ``config_name`` into ``out_dir``, unless they are up to date."""
-    import hashlib
-    from pathlib import Path
-
-    import amaranth
-    from amaranth.back import verilog
-
-    from .accel_config import accel_preset
-    from .regmap import c_header
-    from .vector_unit import VectorUnit
-
-    cfg = accel_preset(config_name)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256(repr(cfg).encode() + amaranth.__version__.encode())
-    hdl_dir = Path(__file__).parent.parent
-    for path in sorted([*hdl_dir.glob("datapath/*.py"), *hdl_dir.glob("soc/*.py")]):
-        # everything top.v is built from
-        h.update(str(path.relative_to(hdl_dir)).encode() + path.read_bytes())
-    digest = h.hexdigest()
-    files = {"top": out_dir / "top.v", "vector_unit": out_dir / "vector_unit.v",
-             "header": out_dir / "fineq_accel.h"}
-    stamp = out_dir / STAMP
-    if not force and stamp.exists() and stamp.read_text() == digest and all(
-            p.exists() for p in files.values()):
-        return files
-    stamp.unlink(missing_ok=True)
-    for stem, comp in (("top", Accelerator(cfg)), ("vector_unit", VectorUnit())):
-        text = postprocess(verilog.convert(comp, name=stem, emit_src=False,
-                                           strip_internal_attrs=True))
-        if not files[stem].exists() or files[stem].read_text() != text:
-            files[stem].write_text(text)
-    files["header"].write_text(c_header())
-    stamp.write_text(digest)
-    return files
-
-
-def main(argv=None):
-    """python -m hdl.soc.top --config tiny --out DIR: write top.v, vector_unit.v, fineq_accel.h."""
-    import argparse
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(prog="python -m hdl.soc.top")
-    parser.add_argument("--config", default="default", help="preset: tiny, default or large")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    for path in generate_top(args.config, args.out, force=args.force).values():
-        print(path)
-
-
-if __name__ == "__main__":
-    main()
+    def _dma_clients(self, m, dma, seq, params, gearbox, wpath, wb):
+        cfg = self.config
+        rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
+        always = cfg.w_fifo_words  # clients that always drain take any burst
+        m.d.comb += [
+            rd_p.start.eq(params.dma_start), rd_p.addr.eq(params.dma_addr),
+            rd_p.words.eq(params.dma_words), rd_p.space.eq(always), params.dma_busy.eq(rd_p.busy),
+            rd_x.start.eq(seq.x_start), rd_x.addr.eq(seq.x_dma_addr),
+            rd_x.words.eq(seq.x_dma_words), rd_x.space.eq(always), seq.x_busy.eq(rd_x.busy),
+            rd_w.start.eq(wpath.dma_start), rd_w.addr.eq(wpath.dma_addr),
+            rd_w.words.eq(wpath.dma_words), rd_w.space.eq(wpath.space), wpath.dma_busy.eq(rd_w.busy),
+            dma.wr_start.eq(wb.wr_start), dma.wr_addr.eq(wb.wr_addr), dma.wr_words.eq(wb.wr_words),
+            wb.wr_busy.eq(dma.wr_busy),
+            dma.halt.eq(seq.halt),
+            seq.rd_error.eq(rd_p.error | rd_x.error | rd_w.error), seq.wr_error.eq(dma.wr_error),
+            seq.dma_idle.eq(~(rd_p.busy | rd_x.busy | rd_w.busy | dma.wr_busy)),
+            seq.dma_stall.eq(dma.stall),
+        ]
+        wiring.connect(m, rd_p.data, params.dma_data)
+        wiring.connect(m, rd_x.data, gearbox.i)
+        wiring.connect(m, rd_w.data, wpath.dma_data)
+        wiring.connect(m, wb.wr_data, dma.wr_data)

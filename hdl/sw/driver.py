@@ -30,6 +30,7 @@ class Status:
     done: bool
     error: bool
     code: ErrorCode
+    start_ignored: bool = False
     cycles: int = 0
     busy_cycles: int = 0
     stall_cycles: int = 0
@@ -41,7 +42,8 @@ class Status:
             code = ErrorCode(f["ERR_CODE"])
         except ValueError:
             raise AcceleratorError(f"STATUS 0x{word:08x} holds an unknown error code") from None
-        return cls(bool(f["BUSY"]), bool(f["DONE"]), bool(f["ERROR"]), code)
+        return cls(bool(f["BUSY"]), bool(f["DONE"]), bool(f["ERROR"]), code,
+                   bool(f["START_IGNORED"]))
 
 
 def field_value(reg: str, **fields) -> int:
@@ -75,8 +77,12 @@ class Driver:
         if ident != ID_VALUE:
             raise AcceleratorError(f"ID reads 0x{ident:08x}, expected 0x{ID_VALUE:08x}")
         geo = await self.read("GEOMETRY")
-        return {"rows": geo & 0xFFFF, "cols": geo >> 16, "max_m": await self.read("MAX_M"),
+        caps = await self.read("CAPS")
+        info = {"rows": geo & 0xFFFF, "cols": geo >> 16, "max_m": await self.read("MAX_M"),
                 "max_k": await self.read("MAX_K"), "max_n": await self.read("MAX_N")}
+        for fl in _REGS["CAPS"].fields:
+            info[fl.name.lower()] = (caps & fl.mask) >> fl.lsb
+        return info
 
     async def status(self, counters: bool = False) -> Status:
         st = Status.decode(await self.read("STATUS"))

@@ -1,17 +1,23 @@
-"""Memory image builder: a fineq-v1 layer, INT8 activations and requantization parameters ->
+"""Memory image builder: a layer's weights, INT8 activations and requantization parameters ->
 the bytes the accelerator's DMA reads, and the register values that point at them.
 
-Layout (all little-endian 32-bit words; docs/accelerator.md has the picture):
+Layout (little-endian; ``B`` = the build's bus width in bytes, CAPS.BUS_BYTES; R x C array;
+docs/accelerator.md has the picture):
 
-    W  packed weights   N rows of ceil(ceil(K/3)/4) words (quant.format.pack_words: cluster 4w+b
-                        in byte b of word w, a row padded with 0x00 bytes)
-    X  activations      M rows of ceil(K/4) words (INT8 x[m, k] in byte k, padded with 0x00)
-    P  requantization   N pairs of words: bias[n] (INT32), then mult[n] | shift[n] << 16
-                        (absent in bypass mode)
-    Y  results          INT8: M rows of ceil(N/4) words (y[m, n] in byte n, padding bytes are
-                        never written); INT32 (bypass): M rows of N words
+    W  weight image     tile-major: for every block b of C channels, for every K tile t of R
+                        inputs, one tile line of C columns; column c holds channel n = b*C + c:
+                        its R/3 cluster bytes t*R/3 .. (t+1)*R/3 - 1 (FineQ, INT8 x 3-bit), or
+                        its R INT8 weights w[n, t*R .. (t+1)*R - 1] (INT8 x INT8); padding
+                        (channels >= N, inputs >= K) is zero. The host re-tiles a layer once,
+                        when it loads the model.
+    X  activations      M rows of ceil(K/B)*B bytes: x[m, k] in byte k of row m
+    P  requantization   per block b, at b * ceil(8C/B)*B: per channel c of the block, the words
+                        bias[n] (INT32) and mult[n] | shift[n] << 16 (absent in bypass mode)
+    Y  results          M rows of ceil(N*e/B)*B bytes, e = 1 (INT8) or 4 (INT32 bypass);
+                        padding bytes are never written
 
-Regions start on ``align``-byte boundaries after ``base``, in the order W, X, P, Y.
+Regions start on ``align``-byte boundaries after ``base`` (a multiple of B), in the order
+W, X, P, Y.
 """
 
 from __future__ import annotations
@@ -20,19 +26,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hdl.datapath.config import ArrayKind
+from hdl.soc.accel_config import AcceleratorConfig
 from quant import golden
 from quant.errors import FineQError
-from quant.format import num_clusters, pack_words, unpack_clusters
+from quant.format import num_clusters, unpack_clusters
 
-__all__ = ["MemoryImage", "build_image", "from_packed_file", "words_per_row"]
-
-
-def words_per_row(nbytes: int) -> int:
-    return -(-nbytes // 4)
+__all__ = ["MemoryImage", "build_image", "from_packed_file", "weight_image", "round_up"]
 
 
-def _align(addr: int, align: int) -> int:
-    return -(-addr // align) * align
+def round_up(nbytes: int, unit: int) -> int:
+    return -(-nbytes // unit) * unit
 
 
 @dataclass
@@ -49,7 +53,7 @@ class MemoryImage:
     x_addr: int
     p_addr: int
     y_addr: int
-    y_bytes: int
+    y_stride: int
     expected: np.ndarray | None = field(default=None, repr=False)  # golden outputs, if known
 
     def registers(self) -> dict[str, int]:
@@ -59,16 +63,17 @@ class MemoryImage:
                 "Y_ADDR": self.y_addr}
 
     @property
-    def y_row_bytes(self) -> int:
-        return 4 * self.n if self.bypass else 4 * words_per_row(self.n)
+    def y_bytes(self) -> int:
+        return self.m * self.y_stride
 
     def decode_results(self, raw: bytes) -> np.ndarray:
         """The Y region as read back from memory -> int32 [M, N] or int8 [M, N]."""
         if len(raw) != self.y_bytes:
             raise FineQError(f"result region is {self.y_bytes} bytes, got {len(raw)}")
         if self.bypass:
-            return np.frombuffer(raw, dtype="<i4").reshape(self.m, self.n).copy()
-        rows = np.frombuffer(raw, dtype=np.int8).reshape(self.m, self.y_row_bytes)
+            rows = np.frombuffer(raw, dtype="<i4").reshape(self.m, self.y_stride // 4)
+        else:
+            rows = np.frombuffer(raw, dtype=np.int8).reshape(self.m, self.y_stride)
         return rows[:, : self.n].copy()
 
 
@@ -84,56 +89,85 @@ def _check_requant(rq: golden.Requant, n: int) -> None:
         raise FineQError(f"requantization shifts must be in {golden.SHIFT_MIN}..{golden.SHIFT_MAX}")
 
 
-def build_image(clusters: np.ndarray, k: int, x_q: np.ndarray, rq: golden.Requant | None, *,
-                base: int = 0x1000, align: int = 64) -> MemoryImage:
-    """The image of one job; ``rq=None`` selects the INT32 bypass.
+def weight_image(weights: np.ndarray, k: int, cfg: AcceleratorConfig) -> bytes:
+    """Tile-major weight image of a layer: cluster bytes uint8 [N, ceil(K/3)] (FineQ and INT8 x
+    3-bit builds) or INT8 weights int8 [N, K] (INT8 x INT8 builds)."""
+    rows, cols = cfg.rows, cfg.cols
+    per_col = cfg.weight_bytes_per_column
+    n = weights.shape[0]
+    nb, kt = -(-n // cols), -(-k // rows)
+    pad = np.zeros((nb * cols, kt * per_col), dtype=np.uint8)
+    pad[:n, :weights.shape[1]] = weights.view(np.uint8)
+    tiles = pad.reshape(nb, cols, kt, per_col).transpose(0, 2, 1, 3)  # [b, t, c, byte]
+    return np.ascontiguousarray(tiles).tobytes()
 
-    The cluster bytes are checked (shape, padding columns decode to zero) and so are the
+
+def _check_weights(weights, k: int, cfg: AcceleratorConfig) -> np.ndarray:
+    """Decoded integer weights [N, K] of the build's weight format (shape and padding checked)."""
+    weights = np.asarray(weights)
+    if cfg.kind is ArrayKind.MAC8X8:
+        if weights.dtype != np.int8 or weights.ndim != 2 or weights.shape[1] != k:
+            raise FineQError(f"an INT8 x INT8 build takes int8 weights [N, {k}], "
+                             f"got {weights.dtype} {weights.shape}")
+        return weights.astype(np.int64)
+    if weights.dtype != np.uint8 or weights.ndim != 2:
+        raise FineQError(f"cluster bytes must be uint8 [N, C], got {weights.dtype} {weights.shape}")
+    return unpack_clusters(weights, k)  # checks the shape and the padding
+
+
+def _params(rq: golden.Requant, n: int, cfg: AcceleratorConfig) -> bytes:
+    _check_requant(rq, n)
+    nb = -(-n // cfg.cols)
+    p = np.zeros((nb * cfg.cols, 2), dtype="<u4")
+    p[:n, 0] = np.asarray(rq.bias, dtype=np.int64) & 0xFFFFFFFF
+    p[:n, 1] = np.asarray(rq.mult, np.int64) | (np.asarray(rq.shift, np.int64) << 16)
+    blocks = np.zeros((nb, cfg.param_stride), dtype=np.uint8)
+    blocks[:, :8 * cfg.cols] = p.reshape(nb, -1).view(np.uint8)
+    return blocks.tobytes()
+
+
+def build_image(weights: np.ndarray, k: int, x_q: np.ndarray, rq: golden.Requant | None,
+                cfg: AcceleratorConfig, *, base: int = 0x1000, align: int = 64) -> MemoryImage:
+    """The image of one job for build ``cfg``; ``rq=None`` selects the INT32 bypass.
+
+    The weights are checked (shape, cluster padding decodes to zero), and so are the
     activations (int8 [M, K]) and requantization parameters; the golden outputs are attached.
     """
-    clusters = np.asarray(clusters)
-    if clusters.dtype != np.uint8 or clusters.ndim != 2:
-        raise FineQError(f"cluster bytes must be uint8 [N, C], got {clusters.dtype} {clusters.shape}")
-    q = unpack_clusters(clusters, k)  # checks the shape and the padding
+    if not isinstance(cfg, AcceleratorConfig):
+        raise FineQError(f"cfg must be an AcceleratorConfig, not {cfg!r}")
+    q = _check_weights(weights, k, cfg)
     x_q = np.asarray(x_q)
     if x_q.dtype != np.int8 or x_q.ndim != 2 or x_q.shape[1] != k:
         raise FineQError(f"activations must be int8 [M, {k}], got {x_q.dtype} {x_q.shape}")
-    m, n = x_q.shape[0], clusters.shape[0]
+    m, n = x_q.shape[0], q.shape[0]
     if m == 0 or n == 0:
         raise FineQError("M and N must be at least 1")
-    if base % 4 or align % 4:
-        raise FineQError("base and align must be multiples of 4")
+    bus = cfg.bus_bytes
+    if base % bus or align % bus:
+        raise FineQError(f"base and align must be multiples of the bus width ({bus} bytes)")
 
-    w_words = pack_words(clusters)  # [N, wpr]
-    x_bytes = np.zeros((m, 4 * words_per_row(k)), dtype=np.int8)
+    x_bytes = np.zeros((m, round_up(k, bus)), dtype=np.int8)
     x_bytes[:, :k] = x_q
-    parts = [w_words.astype("<u4").tobytes(), x_bytes.tobytes()]
-    if rq is not None:
-        _check_requant(rq, n)
-        p = np.empty((n, 2), dtype="<u4")
-        p[:, 0] = np.asarray(rq.bias, dtype=np.int64) & 0xFFFFFFFF
-        p[:, 1] = np.asarray(rq.mult, np.int64) | (np.asarray(rq.shift, np.int64) << 16)
-        parts.append(p.tobytes())
-    else:
-        parts.append(b"")
-    y_bytes = m * (4 * n if rq is None else 4 * words_per_row(n))
+    parts = [weight_image(np.asarray(weights), k, cfg), x_bytes.tobytes(),
+             b"" if rq is None else _params(rq, n, cfg)]
+    y_stride = round_up(n * (4 if rq is None else 1), bus)
 
     addrs, blob, addr = [], bytearray(), base
     for part in parts:
-        addr = _align(addr, align)
+        addr = round_up(addr, align)
         blob.extend(b"\0" * (addr - base - len(blob)))
         addrs.append(addr)
         blob.extend(part)
         addr += len(part)
-    y_addr = _align(addr, align)
     acc = golden.int_gemm(x_q, q)
     expected = acc if rq is None else golden.requantize(acc, rq)
     return MemoryImage(base=base, data=bytes(blob), m=m, k=k, n=n, bypass=rq is None,
                        w_addr=addrs[0], x_addr=addrs[1], p_addr=addrs[2] if rq is not None else 0,
-                       y_addr=y_addr, y_bytes=y_bytes, expected=expected)
+                       y_addr=round_up(addr, align), y_stride=y_stride, expected=expected)
 
 
-def from_packed_file(path, layer: str, x_q: np.ndarray, rq: golden.Requant | None, **kw) -> MemoryImage:
+def from_packed_file(path, layer: str, x_q: np.ndarray, rq: golden.Requant | None,
+                     cfg: AcceleratorConfig, **kw) -> MemoryImage:
     """build_image for layer ``layer`` of a fineq-v1 packed file (quant.checkpoint.save_packed)."""
     from quant.checkpoint import load_packed
 
@@ -143,4 +177,4 @@ def from_packed_file(path, layer: str, x_q: np.ndarray, rq: golden.Requant | Non
     fl = layers[layer]
     if num_clusters(fl.k) != fl.clusters.shape[1]:
         raise FineQError(f"{path}: layer {layer!r} is corrupt (cluster count)")
-    return build_image(fl.clusters, fl.k, x_q, rq, **kw)
+    return build_image(fl.clusters, fl.k, x_q, rq, cfg, **kw)

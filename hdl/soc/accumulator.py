@@ -1,0 +1,88 @@
+"""Accumulator: adds the array's tile sums over K into INT32 lines, two blocks at a time."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..datapath.array import y_layout
+from .accel_config import AcceleratorConfig
+
+__all__ = ["Accumulator"]
+
+
+class Accumulator(wiring.Component):
+    """``acc[m, c] = sum over the K tiles t of y_t[m, c]`` for every block of ``cols`` channels.
+
+    The array's ``y`` beats arrive in the order block ``b`` (across chunks: every block of
+    every chunk), K tile ``t < kt``, token ``m < mc`` (``mc = chunk_m``, or ``last_m`` in the
+    last of ``chunks`` chunks). Blocks alternate between two sets of ``chunk_m`` lines (double
+    buffering): while the write-back drains one set, the next block accumulates into the other.
+    A block's first tile writes its lines, the others read, add and write (the read is issued
+    one beat ahead, transparent to the write, so the same line may be updated every cycle).
+
+    ``full[s]`` says set ``s`` holds a finished block; the write-back reads it through
+    ``rd_set``/``rd_line``/``rd_data`` (1 cycle latency) and frees it with a pulse on
+    ``release[s]``. A block waits (``i.ready`` low) until its set is free.
+
+    Throughput: one beat per cycle. Latency: a line is final 1 cycle after its last beat.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        if not isinstance(config, AcceleratorConfig):
+            raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+        self.config = config
+        self.line_layout = data.ArrayLayout(signed(32), config.cols)
+        super().__init__({
+            "go": In(1),
+            "kt": In(16), "nb": In(16), "chunks": In(16), "last_m": In(16),
+            "i": In(stream.Signature(y_layout(config.array))),
+            "full": Out(2), "release": In(2),
+            "rd_set": In(1), "rd_line": In(range(config.chunk_m)),
+            "rd_data": Out(self.line_layout),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        tok, t, b, chunk = Signal(16), Signal(16), Signal(16), Signal(16)
+        s = Signal()  # set of the block being accumulated
+        busy = Signal(2)  # set accumulating or full (not free)
+        mc = Mux(chunk == self.chunks - 1, self.last_m, cfg.chunk_m)
+        last_tok, last_t, last_b = tok == mc - 1, t == self.kt - 1, b == self.nb - 1
+        starting = (tok == 0) & (t == 0)
+        m.d.comb += self.i.ready.eq(~starting | ~busy.bit_select(s, 1))
+        take = self.i.valid & self.i.ready
+        next_tok = Mux(last_tok, 0, tok + 1)
+
+        mems = [Memory(shape=self.line_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
+        olds = []
+        for k, mem in enumerate(mems):
+            m.submodules[f"set{k}"] = mem
+            wr = mem.write_port()
+            rmw = mem.read_port(transparent_for=(wr,))
+            out = mem.read_port()
+            m.d.comb += [rmw.addr.eq(Mux(take, next_tok, tok)), wr.addr.eq(tok),
+                         wr.en.eq(take & (s == k)), out.addr.eq(self.rd_line)]
+            for c in range(cfg.cols):
+                m.d.comb += wr.data[c].eq(Mux(t == 0, 0, rmw.data[c]) + self.i.payload.data[c])
+            olds.append(out.data)
+        m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
+
+        done_block = take & last_tok & last_t
+        with m.If(take):
+            m.d.sync += tok.eq(next_tok)
+            with m.If(last_tok):
+                m.d.sync += t.eq(Mux(last_t, 0, t + 1))
+            with m.If(done_block):
+                m.d.sync += [s.eq(~s), b.eq(Mux(last_b, 0, b + 1))]
+                with m.If(last_b):
+                    m.d.sync += chunk.eq(chunk + 1)
+        set_busy = Mux(take & starting, 1 << s, 0)
+        set_full = Mux(done_block, 1 << s, 0)
+        m.d.sync += [busy.eq((busy | set_busy) & ~self.release),
+                     self.full.eq((self.full | set_full) & ~self.release)]
+        with m.If(self.go):
+            m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
+                         self.full.eq(0)]
+        return m

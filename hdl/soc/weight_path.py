@@ -1,0 +1,120 @@
+"""Weight path: the weight image streams from the DMA through a FIFO and the decoder into the
+array's shadow registers, one bus word per cycle, with the tile's padding masks."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..datapath.array import w_layout
+from ..datapath.config import ArrayKind
+from ..datapath.decoder import decode_byte
+from .accel_config import AcceleratorConfig
+
+__all__ = ["WeightPath", "thermometer"]
+
+
+def thermometer(count, width: int):
+    """``width`` bits, bit i set when i < count."""
+    return Cat(*(count > i for i in range(width)))
+
+
+class WeightPath(wiring.Component):
+    """Streams the weight image of a job into the array, once per chunk of tokens.
+
+    The image (docs/accelerator.md) is ``nb`` blocks of ``kt`` tiles of ``line_beats`` bus
+    words each, contiguous from ``w_addr``. On ``go`` the path asks its DMA client for the whole
+    image (``w_words`` words), again for every chunk, while the FIFO has room (``space`` is the
+    credit the DMA honours, so a burst never stalls the bus). Each word leaves the FIFO, is
+    decoded (FineQ and INT8 x 3-bit: three codes per cluster byte; INT8 x INT8: one weight per
+    byte) and goes to the array's ``w`` stream with the masks of its tile: the rows of the last
+    K tile beyond ``last_rows`` and the columns of the last block beyond ``last_cols`` are
+    padding and load as zeros.
+
+    Latency: 2 cycles from a word entering the FIFO to the array (FIFO output register, decoder
+    register). Throughput: one bus word per cycle.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        if not isinstance(config, AcceleratorConfig):
+            raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+        self.config = config
+        bits = 8 * config.bus_bytes
+        layout = w_layout(config.array, config.kind, config.load_width)
+        super().__init__({
+            "go": In(1),
+            "chunks": In(16), "kt": In(16), "nb": In(16),
+            "last_rows": In(range(config.rows + 1)), "last_cols": In(range(config.cols + 1)),
+            "w_addr": In(32), "w_words": In(32),
+            # DMA read client
+            "dma_start": Out(1), "dma_addr": Out(32), "dma_words": Out(32), "dma_busy": In(1),
+            "dma_data": In(stream.Signature(bits)),
+            "space": Out(range(config.w_fifo_words + 1)),
+            # to the array
+            "o": Out(stream.Signature(layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8 * cfg.bus_bytes, depth=cfg.w_fifo_words)
+        wiring.connect(m, wiring.flipped(self.dma_data), fifo.w_stream)
+        m.d.comb += self.space.eq(cfg.w_fifo_words - fifo.level)
+        self._requests(m)
+
+        # Decode stage: one register between the FIFO and the array.
+        valid = Signal()
+        codes = Signal(self.o.payload.data.shape())
+        take = ~valid | self.o.ready
+        m.d.comb += fifo.r_en.eq(take)
+        with m.If(take):
+            m.d.sync += valid.eq(fifo.r_rdy)
+            with m.If(fifo.r_rdy):
+                m.d.sync += codes.eq(self._decode(fifo.r_data))
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.data.eq(codes)]
+        self._masks(m, self.o.valid & self.o.ready)
+        return m
+
+    def _decode(self, word):
+        cfg = self.config
+        lanes = [word[8 * i:8 * i + 8] for i in range(cfg.bus_bytes)]
+        if cfg.kind is ArrayKind.MAC8X8:
+            return Cat(*lanes)
+        out = []
+        for byte in lanes:
+            out += decode_byte(byte)
+        return Cat(*out)
+
+    def _requests(self, m):
+        """One DMA request for the whole image per chunk, the next once the last has landed."""
+        left = Signal(16)
+        issued = Signal()  # dma_start pulsed, dma_busy not yet seen
+        m.d.comb += [self.dma_addr.eq(self.w_addr), self.dma_words.eq(self.w_words)]
+        m.d.sync += self.dma_start.eq(0)
+        with m.If(self.dma_busy):
+            m.d.sync += issued.eq(0)
+        with m.If(~self.dma_busy & ~issued & ~self.dma_start & (left != 0)):
+            m.d.sync += [self.dma_start.eq(1), issued.eq(1), left.eq(left - 1)]
+        with m.If(self.go):
+            m.d.sync += [left.eq(self.chunks), issued.eq(0)]
+
+    def _masks(self, m, advance):
+        """Tile position of the word leaving to the array, and its padding masks."""
+        cfg = self.config
+        beat = Signal(range(cfg.line_beats))
+        t = Signal(16)
+        b = Signal(16)
+        last_beat, last_t, last_b = beat == cfg.line_beats - 1, t == self.kt - 1, b == self.nb - 1
+        with m.If(advance):
+            m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+            with m.If(last_beat):
+                m.d.sync += t.eq(Mux(last_t, 0, t + 1))
+                with m.If(last_t):
+                    m.d.sync += b.eq(Mux(last_b, 0, b + 1))
+        with m.If(self.go):
+            m.d.sync += [beat.eq(0), t.eq(0), b.eq(0)]
+        full_rows, full_cols = (1 << cfg.rows) - 1, (1 << cfg.cols) - 1
+        m.d.comb += [
+            self.o.payload.rows.eq(Mux(last_t, thermometer(self.last_rows, cfg.rows), full_rows)),
+            self.o.payload.cols.eq(Mux(last_b, thermometer(self.last_cols, cfg.cols), full_cols)),
+        ]
