@@ -20,8 +20,11 @@ def beat_of(cfg, kind, q):
     if not kind.temporal:
         return 1
     if not cfg.adaptive_phases:
-        return cfg.code_length
-    return max(1, int(np.abs(q).max()))
+        return cfg.code_length if kind is ArrayKind.FINEQ else -(-cfg.code_length // 2)
+    p = max(1, int(np.abs(q).max()))
+    want = p if kind is ArrayKind.FINEQ else -(-p // 2)  # radix 2: ceil(max|q| / 2)
+    assert cfg.beat_length(kind, int(np.abs(q).max())) == want
+    return want
 
 
 def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0, load_width=None, masks=None):
@@ -117,11 +120,12 @@ def test_edge_sizes(rows, cols, kind):
     run_tiles(cfg, kind, random_tiles(np.random.default_rng(rows * cols), cfg, kind, 2))
 
 
+@pytest.mark.parametrize("kind", [ArrayKind.FINEQ, ArrayKind.FINEQ_R2], ids=lambda k: k.value)
 @pytest.mark.parametrize("change", [{"adaptive_phases": False},
                                     {"code_length": 6, "adaptive_phases": False}])
-def test_configuration_variants(change):
+def test_configuration_variants(change, kind):
     cfg = dataclasses.replace(preset("tiny"), **change)
-    run_tiles(cfg, ArrayKind.FINEQ, random_tiles(np.random.default_rng(3), cfg, ArrayKind.FINEQ, 2))
+    run_tiles(cfg, kind, random_tiles(np.random.default_rng(3), cfg, kind, 2))
 
 
 def test_padding_never_counts_and_never_lengthens_the_beat():
@@ -150,6 +154,8 @@ def _timed(cfg, kind, weights_and_tokens, load_width=None):
 @pytest.mark.parametrize("kind, weight, beat", ids=str, argvalues=[
     (ArrayKind.FINEQ, -4, 4), (ArrayKind.FINEQ, 3, 3), (ArrayKind.FINEQ, -1, 1),
     (ArrayKind.FINEQ, 0, 1), (ArrayKind.MAC8X8, -128, 1), (ArrayKind.MAC8X3, -4, 1),
+    (ArrayKind.FINEQ_R2, -4, 2), (ArrayKind.FINEQ_R2, 3, 2), (ArrayKind.FINEQ_R2, -2, 1),
+    (ArrayKind.FINEQ_R2, 1, 1), (ArrayKind.FINEQ_R2, 0, 1),
 ])
 def test_latency_and_throughput(kind, weight, beat):
     """Without pauses: one load beat per cycle, one vector per beat, the first result valid
@@ -164,13 +170,14 @@ def test_latency_and_throughput(kind, weight, beat):
     assert ev["x"][0] - ev["w"][-1] == 1  # the first vector enters right after the last column
 
 
-def test_tiles_follow_each_other_without_a_gap_whatever_their_beats():
+@pytest.mark.parametrize("kind", [ArrayKind.FINEQ, ArrayKind.FINEQ_R2], ids=lambda k: k.value)
+def test_tiles_follow_each_other_without_a_gap_whatever_their_beats(kind):
     """Double buffering: the next tile loads during the current one, and its first vector
     follows the last vector of the current one after exactly that vector's beat."""
     cfg = preset("tiny")
     plan = [(3, 9), (-4, 9), (1, 9), (2, 9), (-4, 9)]  # 9 vectors >= cols load cycles
-    tiles, ev = _timed(cfg, ArrayKind.FINEQ, plan)
-    beats = [beat_of(cfg, ArrayKind.FINEQ, t.q) for t in tiles]
+    tiles, ev = _timed(cfg, kind, plan)
+    beats = [beat_of(cfg, kind, t.q) for t in tiles]
     want = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])][:-1]
     assert np.diff(ev["x"]).tolist() == want
     per_vector = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])]

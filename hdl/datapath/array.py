@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .config import ArrayConfig, ArrayKind, signed_width
 from .mac_pe import MacPE
 from .temporal_pe import TemporalPE
+from .temporal_pe_r2 import TemporalPE2
 
 __all__ = ["PEArray", "TREE_GROUP", "w_layout", "x_layout", "y_layout"]
 
@@ -61,8 +62,10 @@ class PEArray(wiring.Component):
     - ``y``: ``{data: cols x signed(acc_width), last}``, one beat per ``x`` beat, in order.
 
     Schedule. A vector's *beat* is ``P`` cycles: ``P = 1`` for the MAC arrays; for FineQ
-    ``P = max(1, max |q|)`` over the tile (``adaptive_phases``) or ``code_length``. The array
-    broadcasts a phase counter ``P-1 .. 0`` and every PE pulses ``|q|`` times. Everything
+    ``P = max(1, max |q|)`` over the tile (``adaptive_phases``) or ``code_length``; for the
+    radix-2 FineQ array (``FINEQ_R2``) ``P = max(1, ceil(max |q| / 2))`` or
+    ``ceil(code_length / 2)`` (``ArrayConfig.beat_length``). The array broadcasts a phase
+    counter ``P-1 .. 0`` and every PE pulses ``|q|`` times (radix 2: ``ceil(|q| / 2)``). Everything
     advances under one enable that drops only while ``y`` holds a result nobody takes.
 
     Latency: a vector taken in cycle ``t`` gives a ``y`` beat valid from cycle ``t + P + 3``
@@ -75,7 +78,8 @@ class PEArray(wiring.Component):
     config : ArrayConfig
         Sizes and widths.
     kind : ArrayKind
-        ``FINEQ`` (temporal PEs, 3-bit weights), ``MAC8X8`` or ``MAC8X3`` (multipliers).
+        ``FINEQ`` (temporal PEs, 3-bit weights), ``FINEQ_R2`` (radix-2 temporal PEs, the same
+        weights), ``MAC8X8`` or ``MAC8X3`` (multipliers).
     load_width : int, optional
         Weights per ``w`` beat; must divide ``rows * cols``. Default: one column (``rows``).
     """
@@ -108,7 +112,8 @@ class PEArray(wiring.Component):
     def _make_pe(self):
         cfg = self.config
         if self.kind.temporal:
-            return TemporalPE(act_width=cfg.act_width, phase_width=cfg.phase_width)
+            pe = TemporalPE2 if self.kind is ArrayKind.FINEQ_R2 else TemporalPE
+            return pe(act_width=cfg.act_width, phase_width=cfg.phase_width)
         return MacPE(act_width=cfg.act_width, weight_width=cfg.weight_bits(self.kind))
 
     def elaborate(self, platform):
@@ -155,9 +160,9 @@ class PEArray(wiring.Component):
         self._loaded = loaded
         if not self.kind.temporal:
             return Const(1, unsigned(cfg.phase_width))
-        p_shadow = Signal(unsigned(cfg.phase_width), init=cfg.code_length)
+        p_shadow = Signal(unsigned(cfg.phase_width), init=cfg.beat_length(self.kind, cfg.code_length))
         if not cfg.adaptive_phases:
-            return Const(cfg.code_length, unsigned(cfg.phase_width))
+            return Const(cfg.beat_length(self.kind, cfg.code_length), unsigned(cfg.phase_width))
         # Thermometer code of |q| (bit k-1: |q| >= k), ORed over the tile: cheaper than a max.
         longest = 1 << (cfg.weight_width - 1)
         seen = Signal(longest)
@@ -177,8 +182,9 @@ class PEArray(wiring.Component):
             m.d.sync += seen.eq(now)
             with m.If(last_beat):
                 length = 1
-                for k in range(2, longest + 1):
-                    length = Mux(now[k - 1], k, length)
+                for k in range(2, longest + 1):  # radix 2: |q| of 3 or 4 is a beat of 2
+                    if cfg.beat_length(self.kind, k) > cfg.beat_length(self.kind, k - 1):
+                        length = Mux(now[k - 1], cfg.beat_length(self.kind, k), length)
                 m.d.sync += p_shadow.eq(length)
         return p_shadow
 

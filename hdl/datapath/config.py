@@ -42,10 +42,23 @@ class ArrayKind(enum.Enum):
     FINEQ = "fineq_array"  # temporal-coding PEs, decoded 3-bit weights, no multiplier
     MAC8X8 = "mac8x8_array"  # multiply-accumulate PEs, INT8 weights (the W8A8 baseline)
     MAC8X3 = "mac8x3_array"  # multiply-accumulate PEs, the same decoded 3-bit weights as FineQ
+    FINEQ_R2 = "fineq_r2_array"  # radix-2 temporal PEs: each pulse adds x or 2x, |q| <= 4 in 2
 
     @property
     def temporal(self) -> bool:
-        return self is ArrayKind.FINEQ
+        """Temporal-coding PEs (a beat of several cycles per vector), not multipliers."""
+        return self in (ArrayKind.FINEQ, ArrayKind.FINEQ_R2)
+
+    @property
+    def pulse_weight(self) -> int:
+        """Largest multiple of ``x`` one pulse adds: 1 (FineQ), 2 (radix-2); 0 for MAC PEs."""
+        return {ArrayKind.FINEQ: 1, ArrayKind.FINEQ_R2: 2}.get(self, 0)
+
+    def pulses(self, magnitude: int) -> int:
+        """Pulses a temporal PE of this kind spends on a weight of ``|q| = magnitude``."""
+        if not self.temporal:
+            raise ValueError(f"{self.value} has no pulses: it multiplies in one cycle")
+        return -(-magnitude // self.pulse_weight)
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> None:
@@ -118,6 +131,16 @@ class ArrayConfig:
     def sum_width(self, kind: ArrayKind, rows: int) -> int:
         """Exact width of a sum of ``rows`` products (a PE's product when ``rows`` is 1)."""
         return signed_width(self.psum_bound(kind, rows))
+
+    def beat_length(self, kind: ArrayKind, max_magnitude: int) -> int:
+        """Cycles per vector of an array of ``kind`` on a tile whose largest ``|q|`` is
+        ``max_magnitude`` (padding excluded): 1 for the MAC arrays; for the temporal arrays
+        ``max(1, pulses(max|q|))`` with ``adaptive_phases``, else ``pulses(code_length)``."""
+        if not kind.temporal:
+            return 1
+        if not self.adaptive_phases:
+            return kind.pulses(self.code_length)
+        return max(1, kind.pulses(max_magnitude))
 
     @property
     def decoder_lanes(self) -> int:

@@ -18,6 +18,13 @@ class MacPE(wiring.Component):
     - ``en``: ``product <= x * w`` (the row's broadcast activation times the active weight);
     - ``w_load``: ``shadow <= w_in``; ``swap``: ``active <= shadow`` (double buffering).
 
+    Zero-operand gating, the MAC's counterpart of the temporal PE's pulse-only accumulator: the
+    product register is enabled only when ``x != 0`` and ``w != 0``, or when it still holds a
+    non-zero product that must become 0 (then ``x * w`` is 0). A zero weight or a run of zero
+    activations therefore costs at most one register update, and a flow with clock gating does
+    not clock the register at all in those cycles; ``product`` is always ``x * w`` of the last
+    enabled cycle.
+
     Latency: 1 cycle. Throughput: one multiply per cycle.
 
     Parameters
@@ -53,7 +60,9 @@ class MacPE(wiring.Component):
             m.d.sync += shadow.eq(self.w_in)
         with m.If(self.swap):
             m.d.sync += w.eq(shadow)
-        with m.If(self.en):
+        update = Signal()  # a non-zero product to compute, or a stale non-zero one to clear
+        m.d.comb += update.eq(((self.x != 0) & (w != 0)) | (product != 0))
+        with m.If(self.en & update):
             m.d.sync += product.eq(self.x * w)
         m.d.comb += self.product.eq(product)
         return m
