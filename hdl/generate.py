@@ -1,130 +1,155 @@
-"""Write the Verilog of every component and array for one configuration.
+"""Write the Verilog of every component, array and accelerator build of one configuration.
 
     python -m hdl.generate --config tiny|default|large --out build/verilog/<config>
 
 Each file holds one top module named after the file (submodules are prefixed with it, so all the
-files can be read into one Yosys or Verilator session), plus ``config.json``. The output is
-deterministic: no source locations, no absolute paths, no time stamps.
+files can be read into one Yosys or Verilator session), plus ``config.json`` and the C header
+``fineq_accel.h``. The accelerator builds are ``top.v`` (the preset: FineQ array, 32-bit bus)
+and ``top_<kind>_b<bits>.v`` (the same preset with another array kind or bus width). The output
+is deterministic: no source locations, no absolute paths, no time stamps.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from pathlib import Path
 
 import amaranth
-
 from amaranth.back import verilog
-from amaranth.hdl import signed
 
-from .datapath.array import SystolicArray
+from .datapath.array import PEArray
 from .datapath.config import ArrayConfig, ArrayKind, preset
 from .datapath.decoder import Decoder
 from .datapath.mac_pe import MacPE
-from .datapath.skew import Skew
 from .datapath.temporal_pe import TemporalPE
 
-__all__ = ["components", "generate", "generate_config", "main"]
+__all__ = ["components", "accelerators", "generate", "generate_config", "main", "VARIANTS"]
+
+# Accelerator builds written besides top.v, per preset: (array kind, bus bytes).
+VARIANTS = {
+    "tiny": [(ArrayKind.FINEQ, 8), (ArrayKind.FINEQ, 16), (ArrayKind.MAC8X8, 4),
+             (ArrayKind.MAC8X8, 16)],
+    "default": [(ArrayKind.FINEQ, 16), (ArrayKind.MAC8X8, 4), (ArrayKind.MAC8X8, 16)],
+    "large": [],
+}
 
 
 def components(cfg: ArrayConfig) -> dict:
-    """File stem -> constructor (no arguments) of that component for ``cfg``.
-
-    The stem is also the Verilog module name. Standalone PEs get the psum width of the array's
-    bottom row (the widest PE of the array).
-    """
-    bottom = cfg.rows - 1
+    """File stem -> constructor (no arguments) of that datapath component for ``cfg``."""
     parts = {
         "decoder": lambda: Decoder(lanes=cfg.decoder_lanes),
-        "temporal_pe": lambda: TemporalPE(
-            act_width=cfg.act_width,
-            psum_width=cfg.psum_width(ArrayKind.FINEQ, bottom),
-            phase_width=cfg.phase_width,
-        ),
-        "mac8x8_pe": lambda: MacPE(
-            act_width=cfg.act_width,
-            weight_width=cfg.weight_bits(ArrayKind.MAC8X8),
-            psum_width=cfg.psum_width(ArrayKind.MAC8X8, bottom),
-        ),
-        "mac8x3_pe": lambda: MacPE(
-            act_width=cfg.act_width,
-            weight_width=cfg.weight_bits(ArrayKind.MAC8X3),
-            psum_width=cfg.psum_width(ArrayKind.MAC8X3, bottom),
-        ),
-        "input_skew": lambda: Skew(shape=signed(cfg.act_width), delays=range(cfg.rows)),
-        "output_deskew": lambda: Skew(
-            shape=signed(cfg.psum_width(ArrayKind.FINEQ, bottom)),
-            delays=[cfg.cols - 1 - c for c in range(cfg.cols)],
-        ),
+        "temporal_pe": lambda: TemporalPE(act_width=cfg.act_width, phase_width=cfg.phase_width),
+        "mac8x8_pe": lambda: MacPE(act_width=cfg.act_width,
+                                   weight_width=cfg.weight_bits(ArrayKind.MAC8X8)),
+        "mac8x3_pe": lambda: MacPE(act_width=cfg.act_width,
+                                   weight_width=cfg.weight_bits(ArrayKind.MAC8X3)),
     }
     for kind in ArrayKind:
-        parts[kind.value] = lambda kind=kind: SystolicArray(cfg, kind)
+        parts[kind.value] = lambda kind=kind: PEArray(cfg, kind)
     return parts
+
+
+def accelerators(config_name: str) -> dict:
+    """File stem -> AcceleratorConfig of every accelerator build of the preset."""
+    from .soc.accel_config import accel_preset
+
+    builds = [accel_preset(config_name)]
+    builds += [accel_preset(config_name, kind=k, bus_bytes=b) for k, b in VARIANTS[config_name]]
+    return {c.variant: c for c in builds}
 
 
 def to_verilog(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
 
 
+# Yosys' Verilog back end makes every `always @*` block sensitive to a dummy register declared
+# `reg \$auto$verilog_backend...dump_module$N = 0;`, whose change at time 0 is meant to run each
+# block once. Under SystemVerilog semantics (cocotb runs Icarus with -g2012) a declaration
+# initialiser runs before any process starts, so blocks whose inputs are all constant-until-
+# something-happens registers (FSM outputs after reset) stay X. An `initial` assignment is a
+# process and does produce the event. Verilator and synthesis are unaffected either way.
+_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S*dump_module\$\d+)  = 0;$", re.M)
+
+# For every signal assigned inside an m.Switch, the back end writes one `always @*` block that
+# first assigns the signal's default and then a `casez` listing only the cases that change it:
+# complete logic (no latch), but Verilator flags the partial case list (CASEINCOMPLETE).
+LINT_HEADER = ("/* Generated by hdl/generate.py. Amaranth's back end emits a default assignment "
+               "before each partial case list (no latch): */\n"
+               "/* verilator lint_off CASEINCOMPLETE */\n")
+
+
+def icarus_safe(text: str) -> str:
+    return _TRIGGER.sub(lambda m: f"{m[1]}reg {m[2]} ;\n{m[1]}initial {m[2]}  = 1'h0;", text)
+
+
+def accelerator_verilog(cfg, name: str) -> str:
+    from .soc.top import Accelerator
+
+    return LINT_HEADER + icarus_safe(to_verilog(Accelerator(cfg), name))
+
+
 STAMP = ".fineq-generate.sha256"
-# The modules the generated files depend on (other hdl/ files do not invalidate them).
-SOURCES = ("datapath/config", "datapath/decoder", "datapath/temporal_pe", "datapath/mac_pe",
-           "datapath/skew", "datapath/array", "generate")
 
 
-def _source_digest(cfg: ArrayConfig) -> str:
+def _source_digest(config_name: str, cfg: ArrayConfig) -> str:
     """Hash of everything the output depends on: the hdl sources, the config, Amaranth."""
-    h = hashlib.sha256(cfg.to_json().encode())
+    h = hashlib.sha256(cfg.to_json().encode() + config_name.encode())
     h.update(amaranth.__version__.encode())
-    for name in SOURCES:
-        path = Path(__file__).parent / f"{name}.py"
-        h.update(name.encode())
-        h.update(path.read_bytes())
+    hdl_dir = Path(__file__).parent
+    for path in sorted([*hdl_dir.glob("datapath/*.py"), *hdl_dir.glob("soc/*.py"),
+                        hdl_dir / "generate.py"]):
+        h.update(str(path.relative_to(hdl_dir)).encode() + path.read_bytes())
     return h.hexdigest()
 
 
-def generate_config(cfg: ArrayConfig, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
-    """Write ``<stem>.v`` for every component and ``config.json`` into ``out_dir``.
+def _write(path: Path, text: str) -> None:
+    # Rewrite only on change, so that simulator builds that depend on the file stay valid.
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
-    Conversion runs Yosys (a few seconds per file), so it is skipped when ``out_dir`` already
-    holds the output of the same sources and configuration, unless ``force``.
+
+def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
+    """Write every ``<stem>.v``, ``config.json`` and ``fineq_accel.h`` into ``out_dir``.
+
+    Conversion runs Yosys (seconds per file), so it is skipped when ``out_dir`` already holds
+    the output of the same sources and configuration, unless ``force``.
     """
+    from .soc.regmap import c_header
+    from .soc.vector_unit import VectorUnit
+
+    cfg = preset(config_name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    digest = _source_digest(cfg)
+    digest = _source_digest(config_name, cfg)
     stamp = out_dir / STAMP
     parts = components(cfg)
-    written = {stem: out_dir / f"{stem}.v" for stem in parts}
+    builds = accelerators(config_name)
+    stems = [*parts, "vector_unit", *builds]
+    written = {stem: out_dir / f"{stem}.v" for stem in stems}
     written["config"] = out_dir / "config.json"
+    written["header"] = out_dir / "fineq_accel.h"
     if (not force and stamp.exists() and stamp.read_text() == digest
             and all(p.exists() for p in written.values())):
         return written
     stamp.unlink(missing_ok=True)
     for stem, make in parts.items():
-        path = out_dir / f"{stem}.v"
-        text = to_verilog(make(), stem)
-        # Rewrite only on change, so that simulator builds that depend on the file stay valid.
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-    path = out_dir / "config.json"
-    text = cfg.to_json()
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        _write(written[stem], to_verilog(make(), stem))
+    _write(written["vector_unit"], LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit")))
+    for stem, acfg in builds.items():
+        _write(written[stem], accelerator_verilog(acfg, stem))
+    _write(written["config"], cfg.to_json())
+    _write(written["header"], c_header())
     stamp.write_text(digest)
     return written
 
 
 def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
-    """Write the Verilog and ``config.json`` of preset ``config_name`` under ``out_dir``."""
-    written = generate_config(preset(config_name), Path(out_dir), force=force)
-    # The accelerator top level (top.v, vector_unit.v, fineq_accel.h; hdl/soc/top.py, issue #4),
-    # with its own up-to-date check. Presets only: it needs the preset's buffer sizes.
-    from .soc.top import generate_top
-
-    written.update(generate_top(config_name, Path(out_dir), force=force))
-    return written
+    """Write the Verilog, ``config.json`` and the C header of preset ``config_name``."""
+    preset(config_name)  # a clear error for an unknown name, before any work
+    return generate_config(config_name, Path(out_dir), force=force)
 
 
 def main(argv=None) -> int:
@@ -139,7 +164,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for stem, path in written.items():
-        print(f"{stem:14s} {path}")
+        print(f"{stem:22s} {path}")
     return 0
 
 

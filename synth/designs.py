@@ -172,8 +172,6 @@ DESIGNS: list[Design] = [
     Design("mac8x8_pe", "INT8 x INT8 MAC PE", generated("mac8x8_pe"), "pe", lambda c: 1),
     Design("mac8x3_pe", "INT8 x 3-bit MAC PE", generated("mac8x3_pe"), "pe", lambda c: 1),
     Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
-    Design("input_skew", "Activation input skew (shift registers)", generated("input_skew"), "block"),
-    Design("output_deskew", "Partial-sum output de-skew", generated("output_deskew"), "block"),
     Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("vector_unit"), "block", preset_only=True),
     Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("top"), "top", preset_only=True,
            sram_macros=True),

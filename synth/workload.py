@@ -11,10 +11,12 @@ Source of the numbers, in order of preference:
    forward hook on corpus sentences (``quant.corpus``), quantized to INT8 by
    ``quant.golden.quantize_activations``.
 
-The array stream protocol (hdl/datapath/array.py, docs/hdl.md): ``w`` takes ``cols`` beats per tile, beat
-``c`` holding ``q[n0 + c, k0 + r]`` in lane ``r``; ``x`` takes ``{data: rows x int8, last}``;
-``y`` returns ``{data: cols x int32, last}`` per ``x`` beat. The payloads are packed little-end
-first (lane 0 in the low bits), as Amaranth flattens array and struct layouts.
+The array stream protocol (hdl/datapath/array.py, docs/hdl.md): ``w`` takes ``cols`` beats per
+tile (the generated arrays load one column per beat), beat ``c`` holding ``q[n0 + c, k0 + r]``
+in lane ``r`` followed by the tile's row and column masks (all ones: no padding); ``x`` takes
+``{data: rows x int8, last}``; ``y`` returns ``{data: cols x int32, last}`` per ``x`` beat. The
+payloads are packed little-end first (lane 0 in the low bits), as Amaranth flattens array and
+struct layouts.
 """
 from __future__ import annotations
 
@@ -139,11 +141,12 @@ def array_run(wl: Workload, rows: int, cols: int, weight_bits: int, weights: str
     for t in range(tiles):
         chosen.append(((t * 7) % nt * cols, (t * 5) % kt * rows, (t * vectors) % max(1, m_all - vectors + 1)))
     w_words, x_words, expected = [], [], []
+    masks = (((1 << cols) - 1) << rows | ((1 << rows) - 1)) << (rows * weight_bits)
     for n0, k0, m0 in chosen:
         wt = q[n0:n0 + cols, k0:k0 + rows]
         xt = wl.x_q[m0:m0 + vectors, k0:k0 + rows]
         for c in range(cols):
-            w_words.append(pack(wt[c], weight_bits))
+            w_words.append(pack(wt[c], weight_bits) | masks)
         for m in range(vectors):
             x_words.append(pack(xt[m], act_width) | (int(m == vectors - 1) << (rows * act_width)))
         ref = xt.astype(np.int64) @ wt.astype(np.int64).T

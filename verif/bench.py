@@ -5,7 +5,7 @@ back-pressure, (a) one real tile alone and (b) every K tile of the first column 
 layer back to back, both bit-exact against the golden model, and reports
 
 - the measured span of the lone tile, from its first weight beat to its last result beat,
-  against the schedule's formula ``T = C + (M + R + C - 2) * P + 3`` and the ideal ``M * P``
+  against the schedule's formula ``T = C + M * P + 4`` and the ideal ``M * P``
   (``R x C`` array, ``M`` vectors, beat ``P`` = max(1, max|q|) for FineQ, 1 for MAC);
 - the cycles of the whole column block;
 - simulation speed in cycles per second of the simulator process's CPU time (simulator plus
@@ -36,12 +36,12 @@ BENCH_ARGS = ["--rows", "24", "--tokens", "64"]
 def tile_formula(rows: int, cols: int, m: int, p: int) -> int:
     """Cycles from a tile's first weight beat to its last result beat, no pauses.
 
-    Cycles 0 .. C-1 load the weight columns; vector 0 is taken in cycle C and one more every P
-    cycles; a vector's result is valid (R + C - 1) * P + 2 cycles after the cycle it was taken
-    in ((R + C - 1) beats through skew, array and de-skew, one cycle into the output register);
-    the count includes both end cycles.
+    Cycles 0 .. C-1 load the weight columns (one per cycle); vector 0 is taken in cycle C and
+    one more every P cycles; a vector's result is valid P + 3 cycles after the cycle it was
+    taken in (P cycles of pulses, two adder-tree stages, the output register); the count
+    includes both end cycles. Rows and columns add no fill or drain.
     """
-    return cols + (m + rows + cols - 2) * p + 3
+    return cols + m * p + 4
 
 
 def beat_of(kind: ArrayKind, cfg, q: np.ndarray) -> int:
@@ -110,7 +110,7 @@ def bench(config: str = "default", sims=None, vectors: Path | None = None) -> di
     report = {
         "config": json.loads(cfg.to_json()),
         "layer": meta.get("layer"), "model": meta.get("model"), "vectors": str(path),
-        "formula": "T = C + (M + R + C - 2) * P + 3 cycles per tile; ideal M * P",
+        "formula": "T = C + M * P + 4 cycles per tile; ideal M * P",
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "results": rows,
