@@ -25,6 +25,7 @@ from .datapath.config import ArrayConfig, ArrayKind, preset
 from .datapath.decoder import Decoder
 from .datapath.mac_pe import MacPE
 from .datapath.temporal_pe import TemporalPE
+from .datapath.temporal_pe_r2 import TemporalPE2
 
 __all__ = ["components", "accelerators", "generate", "generate_config", "main", "VARIANTS"]
 
@@ -42,6 +43,7 @@ def components(cfg: ArrayConfig) -> dict:
     parts = {
         "decoder": lambda: Decoder(lanes=cfg.decoder_lanes),
         "temporal_pe": lambda: TemporalPE(act_width=cfg.act_width, phase_width=cfg.phase_width),
+        "temporal_pe_r2": lambda: TemporalPE2(act_width=cfg.act_width, phase_width=cfg.phase_width),
         "mac8x8_pe": lambda: MacPE(act_width=cfg.act_width,
                                    weight_width=cfg.weight_bits(ArrayKind.MAC8X8)),
         "mac8x3_pe": lambda: MacPE(act_width=cfg.act_width,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import designs as D
 from . import energy as E
-from . import flows, liberty, report, run, tech
+from . import clockgate, flows, liberty, report, run, tech
 from . import workload as W
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ENERGY_WEIGHTS = {
     "fineq_array": [("fineq", "fineq")],
     "mac8x3_array": [("fineq", "fineq")],
+    "fineq_r2_array": [("fineq", "fineq")],
     "mac8x8_array": [("int8", "int8"), ("fineq codes", "fineq")],
 }
+
+
+ENERGY_RATIOS = [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction"),
+                 ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain"),
+                 ("steady_energy_per_mac_pj", "efficiency"), ("steady_macs_per_cycle", "gain")]
+E_VARIANTS = ("ungated", "gated")
 
 
 def load_config(name):
@@ -40,13 +47,20 @@ def load_config(name):
         raise SystemExit(f"error: {e}")
 
 
+VARIANTS = {"ungated": "asic", "gated": "asic_cg"}   # energy variant -> standard-cell result folder
+
+
 def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, tiles, vectors,
-                area_entries, label="", steady=None):
-    """Gate-level energy of each array on the workload. With ``steady`` = (n, workload), n >
-    ``vectors``, each array runs again with n vectors per tile, and the difference between the two
-    runs gives the steady-state energy per MAC: weight loading, pipeline fill and drain cancel out."""
+                area_entries, label="", steady=None, controls=True):
+    """Gate-level energy of each array on the workload, on its netlist without clock gating
+    (``ungated``) and with it (``gated``): ``{"ungated": {key: estimate}, "gated": {...}}``. With
+    ``steady`` = (n, workload), n > ``vectors``, each array runs again with n vectors per tile, and
+    the difference between the two runs gives the steady-state energy per MAC: weight loading and
+    the pipeline's fill and drain cancel out. ``controls``: also the control runs (the INT8 array
+    fed FineQ codes)."""
     library = liberty.load(liberty_path)
-    out = {}
+    from hdl.datapath.config import ArrayKind
+    out = {v: {} for v in VARIANTS}
     for name in names:
         d = next(x for x in D.DESIGNS if x.name == name)
         entry = area_entries.get(name, {})
@@ -55,102 +69,115 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
         wd = work / name
         src = d.source(config, verilog_dir, wd / "rtl")
         ports = flows.ports_of(src, wd / "ports")
-        asic_res = json.loads((wd / "asic" / "result.json").read_text())["result"]
         wport = next(w for n, dr, w in ports if n == "w__payload")
-        wbits = wport // config.rows
-        for i, (tag, weights) in enumerate(ENERGY_WEIGHTS.get(name, [])):
-            key = name if i == 0 else f"{name}[{tag}]"
-
-            def one_run(wl, nvec, sub, *key_extra):
-                run.log(f"energy{label}: {key}: {tiles} tiles x {nvec} vectors of {wl.layer}, "
-                        f"{weights} weights, gate-level simulation")
-                ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, nvec,
-                                 config.act_width, config.acc_width)
-                fp = D.fingerprint(src, run.FLOW_VERSION, "energy", weights, tiles, nvec, wl.source,
-                                   E.CLOCK_MHZ, E.NOMINAL_SLEW_NS, *key_extra)
-
-                def go():
-                    sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
-                                     ar.expect, wd / sub, clock=d.clock, reset=d.reset)
-                    ok, msg = ar.check(sim["outputs"])
-                    if not ok:
-                        raise E.EnergyError(f"{key}: gate-level outputs are wrong: {msg}")
-                    est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
-                                     sim["cycles"], clock=d.clock)
-                    est["check"] = msg
-                    return est
-                return ar, run._cached(wd / sub, fp, go)
-
-            t0 = time.time()
-            try:
-                ar, est = one_run(wl, vectors, f"energy_{weights}")
-                long_run = None
-                if steady and steady[0] > vectors:
-                    n, wl_long = steady
-                    long_run = one_run(wl_long, n, f"energy_{weights}_v{n}", wl_long.x_q.shape[0])
-            except (E.EnergyError, ValueError) as e:
-                run.log(f"energy: {key} failed: {e}")
-                out[key] = {"error": str(e)}
+        wbits = (wport - config.rows - config.cols) // config.rows   # {data, rows mask, cols mask}
+        kind = ArrayKind(name) if name in {k.value for k in ArrayKind} else None
+        runs = ENERGY_WEIGHTS.get(name, [])[: None if controls else 1]
+        for variant, sub_dir in VARIANTS.items():
+            res_file = wd / sub_dir / "result.json"
+            if not res_file.exists():
                 continue
-            est = dict(est)
-            if name == "fineq_array":      # the beat length the array runs per tile (docs/hdl.md)
-                q = wl.weights(weights)
-                est["beat_cycles_per_tile"] = [
-                    max(1, int(abs(q[n0:n0 + config.cols, k0:k0 + config.rows]).max()))
-                    if config.adaptive_phases else config.code_length for n0, k0, _ in ar.tiles]
-            if long_run:
-                ar2, est2 = long_run
-                est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
-                est["steady_vectors_per_tile"] = steady[0]
-            est.update({
-                "weights": weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
-                "energy_per_mac_pj": est["energy_pj"] / ar.macs,
-                "macs_per_cycle": ar.macs / est["cycles"],
-                "energy_per_cycle_pj": est["energy_pj"] / est["cycles"],
-                "tile_origins": [list(map(int, t)) for t in ar.tiles],
-            })
-            out[key] = est
-            run.log(f"energy{label}: {key}: {est['energy_per_mac_pj']:.3f} pJ/MAC, "
-                    f"{est['cycles']} cycles, {est['check']}"
-                    + (f"; steady state {est['steady_energy_per_mac_pj']:.3f} pJ/MAC" if long_run else "")
-                    + f" ({time.time() - t0:.0f} s)")
+            asic_res = json.loads(res_file.read_text())["result"]
+            pre = "energy" if variant == "ungated" else "energy_cg"
+            for i, (tag, weights) in enumerate(runs):
+                key = name if i == 0 else f"{name}[{tag}]"
+
+                def one_run(wl, nvec, sub, *key_extra):
+                    run.log(f"energy{label}: {key} ({variant}): {tiles} tiles x {nvec} vectors of "
+                            f"{wl.layer}, {weights} weights, gate-level simulation")
+                    ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, nvec,
+                                     config.act_width, config.acc_width)
+                    fp = D.fingerprint(src, run.FLOW_VERSION, "energy", variant, weights, tiles, nvec,
+                                       wl.source, E.CLOCK_MHZ, E.NOMINAL_SLEW_NS, E.SEQ_DELAY_NS, E.SEQ_MODELS,
+                                       *key_extra)
+
+                    def go():
+                        sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
+                                         ar.expect, wd / sub, clock=d.clock, reset=d.reset)
+                        ok, msg = ar.check(sim["outputs"])
+                        if not ok:
+                            raise E.EnergyError(f"{key} ({variant}): gate-level outputs are wrong: {msg}")
+                        est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
+                                         sim["cycles"], clock=d.clock)
+                        est["check"] = msg
+                        return est
+                    return ar, run._cached(wd / sub, fp, go)
+
+                t0 = time.time()
+                try:
+                    ar, est = one_run(wl, vectors, f"{pre}_{weights}")
+                    long_run = None
+                    if steady and steady[0] > vectors:
+                        n, wl_long = steady
+                        long_run = one_run(wl_long, n, f"{pre}_{weights}_v{n}", wl_long.x_q.shape[0])
+                except (E.EnergyError, ValueError) as e:
+                    run.log(f"energy: {key} ({variant}) failed: {e}")
+                    out[variant][key] = {"error": str(e)}
+                    continue
+                est = dict(est)
+                if kind is not None and kind.temporal:   # beat length and pulses per tile (docs/hdl.md)
+                    q = wl.weights(weights)
+                    tiles_q = [q[n0:n0 + config.cols, k0:k0 + config.rows] for n0, k0, _ in ar.tiles]
+                    est["beat_cycles_per_tile"] = [config.beat_length(kind, int(abs(t).max())) for t in tiles_q]
+                    est["pulses_per_weight"] = float(sum(
+                        sum(kind.pulses(int(abs(v))) for v in t.reshape(-1)) for t in tiles_q)) / sum(
+                        t.size for t in tiles_q)
+                if weights == "fineq" or kind is not None:
+                    q = wl.weights(weights)
+                    est["zero_weight_share"] = float(sum(
+                        (q[n0:n0 + config.cols, k0:k0 + config.rows] == 0).mean() for n0, k0, _ in ar.tiles)
+                        / len(ar.tiles))
+                if long_run:
+                    ar2, est2 = long_run
+                    est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
+                    est["steady_vectors_per_tile"] = steady[0]
+                est.update({
+                    "weights": weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
+                    "energy_per_mac_pj": est["energy_pj"] / ar.macs,
+                    "macs_per_cycle": ar.macs / est["cycles"],
+                    "energy_per_cycle_pj": est["energy_pj"] / est["cycles"],
+                    "tile_origins": [list(map(int, t)) for t in ar.tiles],
+                })
+                out[variant][key] = est
+                run.log(f"energy{label}: {key} ({variant}): {est['energy_per_mac_pj']:.3f} pJ/MAC, "
+                        f"{est['cycles']} cycles, {est['check']}"
+                        + (f"; steady state {est['steady_energy_per_mac_pj']:.3f} pJ/MAC" if long_run else "")
+                        + f" ({time.time() - t0:.0f} s)")
     return out
+
+
+SWEEP_ENERGY = ("energy_per_mac_pj", "macs_per_cycle", "steady_energy_per_mac_pj", "steady_macs_per_cycle",
+                "beat_cycles_per_tile", "pulses_per_weight", "steady_breakdown_pj_per_mac",
+                "steady_registers_pj_per_mac")
 
 
 def _sweep_row(n, name, e, en):
     return {"rows": n, "cols": n, "design": name,
-            **{k: e.get(k) for k in ("area_um2", "cells", "transistors", "ice40_luts", "fmax_mhz",
-                                     "asic_fmax_mhz", "peak_macs_per_cycle")},
-            **{k: en.get(name, {}).get(k) for k in ("energy_per_mac_pj", "macs_per_cycle",
-                                                   "steady_energy_per_mac_pj", "steady_macs_per_cycle",
-                                                   "beat_cycles_per_tile")}}
+            **{k: e.get(k) for k in ("area_um2", "gated_area_um2", "cells", "transistors", "ice40_luts",
+                                     "fmax_mhz", "asic_fmax_mhz", "peak_macs_per_cycle")},
+            **{v: {k: (en.get(v) or {}).get(name, {}).get(k) for k in SWEEP_ENERGY} for v in VARIANTS}}
 
 
 def annotate_energy(energy: dict, area_entries: dict, library) -> None:
-    """Add the flip-flops' share: their internal energy (clock pin, D and Q transitions) and the
-    clock net's switching energy (two transitions per cycle into every flip-flop's CLK pin)."""
-    V = library.voltage
-    for key, e in energy.items():
-        if "error" in e:
-            continue
-        base = key.split("[")[0]
-        cells = area_entries.get(base, {}).get("cells_by_type", {})
-        seq_types = {t for t in cells if t in library.cells and library.cells[t].sequential}
-        ff_int = sum(v for t, v in e.get("internal_by_cell_type_pj", {}).items() if t in seq_types)
-        c_clk = sum(n * next((p.capacitance for p in library.cells[t].inputs if p.clock), 0.0)
-                    for t, n in cells.items() if t in seq_types)
-        clk_net = e["cycles"] * 2 * 0.5 * c_clk * V * V
-        e["flip_flop_internal_pj"] = ff_int
-        e["clock_net_pj"] = clk_net
-        e["flip_flop_and_clock_share"] = (ff_int + clk_net) / e["energy_pj"] if e["energy_pj"] else None
-        e["flip_flops"] = sum(n for t, n in cells.items() if t in seq_types)
-        if e.get("macs"):
-            e["energy_per_mac_without_clocking_pj"] = (e["energy_pj"] - ff_int - clk_net) / e["macs"]
+    """Add the clocking share of every estimate of ``{variant: {key: estimate}}``: the registers'
+    internal energy (clock pin, D and Q transitions), the clock gates' and the clock nets'
+    switching energy (the root clock into every flip-flop or clock gate, the gated clocks)."""
+    for variant in energy.values():
+        for key, e in variant.items():
+            if "error" in e:
+                continue
+            b = e.get("breakdown_pj", {})
+            ff_int = b.get("registers", 0.0) + b.get("clock_gates", 0.0)
+            clk_net = b.get("clock_nets", 0.0)
+            e["flip_flop_internal_pj"] = ff_int
+            e["clock_net_pj"] = clk_net
+            e["flip_flop_and_clock_share"] = (ff_int + clk_net) / e["energy_pj"] if e["energy_pj"] else None
+            if e.get("macs"):
+                e["energy_per_mac_without_clocking_pj"] = (e["energy_pj"] - ff_int - clk_net) / e["macs"]
 
 
 def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors,
           main_entries=None, main_energy=None, steady=None):
-    from hdl.generate import generate_config
     rows_out = []
     for n in sizes:
         if main_entries and n == config.rows == config.cols and all(
@@ -160,7 +187,6 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
             continue
         cfg = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
         vdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}" / "verilog"
-        generate_config(cfg, vdir)
         wdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}"
         entries = {}
         for name in D.SWEEP_DESIGNS:
@@ -170,7 +196,8 @@ def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energ
                             pnr=pnr, jobs=jobs, hier=False)
             entries[name] = run.summarize(name, m, cfg, d)
         en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
-                         vectors, entries, label=f" sweep {n}x{n}", steady=steady) if energy else {}
+                         vectors, entries, label=f" sweep {n}x{n}", steady=steady,
+                         controls=False) if energy else {}
         annotate_energy(en, entries, liberty.load(liberty_path))
         rows_out += [_sweep_row(n, name, e, en) for name, e in entries.items()]
     return rows_out
@@ -231,12 +258,10 @@ def main(argv=None) -> int:
     work = build / "synth" / config.name
     preset_config, preset_vdir, preset_work = config, verilog_dir, work
     if args.size:
-        from hdl.generate import generate_config
         n = args.size
         config = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
         work = build / "synth" / "sweep" / f"{n}x{n}"
         verilog_dir = work / "verilog"
-        generate_config(config, verilog_dir)
     fpga = "cached" if args.fpga_cached_only else not args.no_fpga
     pnr = not args.no_pnr
     t_start = time.time()
@@ -284,7 +309,7 @@ def main(argv=None) -> int:
         energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
                              args.vectors, entries, steady=(args.steady_vectors, wl_long))
         annotate_energy(energy, entries, library)
-        for name, e in energy.items():
+        for name, e in energy.get("ungated", {}).items():
             a = entries.get(name)
             if a and "error" not in e and a.get("area_um2"):
                 a["measured_macs_per_cycle"] = e["macs_per_cycle"]
@@ -327,12 +352,16 @@ def main(argv=None) -> int:
     area = {**meta, "designs": entries, "ratios": run.ratios(entries, run.AREA_METRICS), "sweep": sweep_rows}
     en = {**meta, "workload": {"layer": wl.layer, "source": wl.source, "tiles": args.tiles,
                                "vectors_per_tile": args.vectors} if wl else None,
-          "method": "docs/synthesis.md#energy", "designs": energy,
-          "ratios": run.ratios({k: v for k, v in energy.items() if "error" not in v},
-                               [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "reduction"),
-                                ("energy_per_mac_without_clocking_pj", "efficiency"), ("macs_per_cycle", "gain"),
-                                ("steady_energy_per_mac_pj", "efficiency"), ("steady_macs_per_cycle", "gain")])}
-    run.add_fetch_break_even(en["ratios"], energy)
+          "method": "docs/synthesis.md#energy",
+          "clock_gating": {"min_width": clockgate.MIN_WIDTH, "icg": "INVX1 + LATCH + AND2X2",
+                           "rule": "every register bank of at least min_width flip-flops that share an "
+                                   "enable gets one clock gate (synth/clockgate.py), in every design"}}
+    for variant in E_VARIANTS:
+        designs_v = energy.get(variant, {})
+        en[variant] = {"designs": designs_v,
+                       "ratios": run.ratios({k: v for k, v in designs_v.items() if "error" not in v},
+                                            ENERGY_RATIOS)}
+        run.add_fetch_break_even(en[variant]["ratios"], designs_v)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
     (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")

@@ -95,8 +95,9 @@ def function_to_verilog(func: str) -> str:
     return out
 
 
-def verilog_models(library: Library) -> str:
-    """Verilog for every cell with single-bit pins whose outputs have a function."""
+def verilog_models(library: Library, seq_delay_ns: float = 0.01) -> str:
+    """Verilog for every cell with single-bit pins whose outputs have a function; sequential
+    outputs change ``seq_delay_ns`` after the clock (see :data:`synth.energy.SEQ_DELAY_NS`)."""
     out = ["`timescale 1ns/1ps"]
     for cell in library.cells.values():
         pins = list(cell.pins.values())
@@ -121,7 +122,7 @@ def verilog_models(library: Library) -> str:
                 inv = sv[1] if len(sv) > 1 else None
                 state_expr = re.sub(r"\b[A-Za-z_]\w*\b",
                                     lambda m: "(!IQ)" if m.group(0) == inv else "IQ", f) if f else "IQ"
-                body.append(f"  assign {p.name} = {function_to_verilog(state_expr)};")
+                body.append(f"  assign #{seq_delay_ns} {p.name} = {function_to_verilog(state_expr)};")
         else:
             for p in cell.outputs:
                 if not p.function:

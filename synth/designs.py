@@ -67,6 +67,37 @@ def generated(stem: str):
     return source
 
 
+def datapath(stem: str):
+    """A datapath component of ``hdl.generate.components`` (PEs, decoder, every array kind),
+    converted here for the configuration at hand, whatever its size: the array-size sweep needs
+    sizes that are no preset, and the datapath must not wait for the accelerator top level
+    (``python -m hdl.generate`` writes both). Converted again only when a source of
+    ``hdl/datapath``, the configuration or Amaranth changes."""
+    def source(config, verilog_dir: Path, work_dir: Path) -> Source:
+        try:
+            import amaranth
+            from hdl.generate import components, to_verilog
+        except ImportError as e:
+            raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
+        parts = components(config)
+        if stem not in parts:
+            raise DesignUnavailable(f"hdl.generate.components has no {stem}")
+        h = hashlib.sha256(config.to_json().encode() + stem.encode() + amaranth.__version__.encode())
+        for f in sorted((_root() / "hdl" / "datapath").glob("*.py")) + [_root() / "hdl" / "generate.py"]:
+            h.update(f.name.encode() + f.read_bytes())
+        work_dir.mkdir(parents=True, exist_ok=True)
+        f = work_dir / f"{stem}.v"
+        stamp = work_dir / f"{stem}.v.sha256"
+        if not f.exists() or not stamp.exists() or stamp.read_text() != h.hexdigest():
+            text = to_verilog(parts[stem](), stem)
+            if not f.exists() or f.read_text() != text:
+                f.write_text(text)
+            stamp.write_text(h.hexdigest())
+        return Source([f], stem)
+    source.describe = f"hdl.generate.components -> {stem}.v"
+    return source
+
+
 def amaranth(factory: str, **kwargs):
     """An Amaranth component ``module:Class`` (or a function of the configuration returning a
     component, ``module:function``), converted to Verilog under the work directory."""
@@ -164,14 +195,21 @@ def _fineq_macs(c):
     return c.rows * c.cols / c.code_length
 
 
+def _fineq_r2_macs(c):
+    # radix 2: a beat of ceil(max|q| / 2) cycles, 2 for a tile with a weight of magnitude 3 or 4
+    return c.rows * c.cols / -(-c.code_length // 2)
+
+
 DESIGNS: list[Design] = [
-    Design("fineq_array", "FineQ array (temporal PEs, no multiplier)", generated("fineq_array"), "array", _fineq_macs, "array"),
-    Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", generated("mac8x8_array"), "array", _array_macs, "array"),
-    Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", generated("mac8x3_array"), "array", _array_macs, "array"),
-    Design("temporal_pe", "FineQ temporal PE", generated("temporal_pe"), "pe", lambda c: 1 / c.code_length),
-    Design("mac8x8_pe", "INT8 x INT8 MAC PE", generated("mac8x8_pe"), "pe", lambda c: 1),
-    Design("mac8x3_pe", "INT8 x 3-bit MAC PE", generated("mac8x3_pe"), "pe", lambda c: 1),
-    Design("decoder", "Cluster-byte decoder (one array column per beat)", generated("decoder"), "block"),
+    Design("fineq_array", "FineQ array (temporal PEs, no multiplier)", datapath("fineq_array"), "array", _fineq_macs, "array"),
+    Design("fineq_r2_array", "FineQ array with radix-2 temporal PEs (x or 2x per pulse)", datapath("fineq_r2_array"), "array", _fineq_r2_macs, "array"),
+    Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", datapath("mac8x8_array"), "array", _array_macs, "array"),
+    Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", datapath("mac8x3_array"), "array", _array_macs, "array"),
+    Design("temporal_pe", "FineQ temporal PE", datapath("temporal_pe"), "pe", lambda c: 1 / c.code_length),
+    Design("temporal_pe_r2", "FineQ radix-2 temporal PE", datapath("temporal_pe_r2"), "pe", lambda c: 1 / -(-c.code_length // 2)),
+    Design("mac8x8_pe", "INT8 x INT8 MAC PE", datapath("mac8x8_pe"), "pe", lambda c: 1),
+    Design("mac8x3_pe", "INT8 x 3-bit MAC PE", datapath("mac8x3_pe"), "pe", lambda c: 1),
+    Design("decoder", "Cluster-byte decoder (one array column per beat)", datapath("decoder"), "block"),
     Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("vector_unit"), "block", preset_only=True),
     Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("top"), "top", preset_only=True,
            sram_macros=True),
@@ -179,10 +217,13 @@ DESIGNS: list[Design] = [
 
 # the FineQ array and the baselines it is compared with
 COMPARISONS = [("fineq_array", "mac8x8_array"), ("fineq_array", "mac8x3_array"),
-               ("temporal_pe", "mac8x8_pe"), ("temporal_pe", "mac8x3_pe")]
+               ("fineq_r2_array", "mac8x8_array"), ("fineq_r2_array", "mac8x3_array"),
+               ("fineq_r2_array", "fineq_array"),
+               ("temporal_pe", "mac8x8_pe"), ("temporal_pe", "mac8x3_pe"),
+               ("temporal_pe_r2", "mac8x8_pe"), ("temporal_pe_r2", "mac8x3_pe")]
 
 # arrays measured at several sizes
-SWEEP_DESIGNS = ["fineq_array", "mac8x8_array", "mac8x3_array"]
+SWEEP_DESIGNS = ["fineq_array", "fineq_r2_array", "mac8x8_array", "mac8x3_array"]
 
 
 def by_name(names=None) -> list[Design]:

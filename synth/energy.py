@@ -33,6 +33,11 @@ from . import vcd as vcd_mod
 NOMINAL_SLEW_NS = 0.1        # transition time assumed at the primary inputs' drivers
 INPUT_DRIVER = "INVX1"        # the cell assumed to drive each primary input (as in the ABC constraints)
 CLOCK_MHZ = 100.0             # clock used to turn cycles into time for leakage
+# Simulation only: sequential cells (flip-flops, latches) and the testbench's inputs change this
+# long after the clock edge, so that a flip-flop on a gated clock (one AND gate after the clock,
+# zero delay) samples its D before any register's new value reaches it. Combinational cells stay
+# zero-delay, so every net still settles within one time step (functional toggles, no glitches).
+SEQ_DELAY_NS = 0.01
 
 
 class EnergyError(RuntimeError):
@@ -103,7 +108,8 @@ def testbench(top: str, ports, words: dict[str, list[int]], expect: dict[str, in
             L.append(f"  wire {s.name}__ready;")
             if s.width:
                 L.append(f"  wire [{s.width - 1}:0] {s.name}__payload = {s.name}_mem[{s.name}_i < {n} ? {s.name}_i : 0];")
-            L.append(f"  always @(posedge {clock}) if ({s.name}__valid && {s.name}__ready) {s.name}_i <= {s.name}_i + 1;")
+            L.append(f"  always @(posedge {clock}) if ({s.name}__valid && {s.name}__ready) "
+                     f"{s.name}_i <= #{SEQ_DELAY_NS} {s.name}_i + 1;")
             if n:
                 L.append(f'  initial $readmemh("{outdir}/in_{s.name}.hex", {s.name}_mem);')
         else:
@@ -144,6 +150,43 @@ def testbench(top: str, ports, words: dict[str, list[int]], expect: dict[str, in
     return "\n".join(L) + "\n"
 
 
+# Behavioural models of the library's flip-flops and latch for simulation: the same functions as
+# the liberty's ``ff``/``latch`` groups, with a defined power-up state and the output delay above.
+# The library's own models are built on sequential UDPs, which go to x at time 0 (the clock's
+# x -> 0 matches no row of their tables) and stay x in registers without reset.
+SEQ_MODELS = {
+    "DFFPOSX1": "module DFFPOSX1 (CLK, D, Q);\n  input CLK, D;\n  output Q;\n  reg IQ = 1'b0;\n"
+                "  always @(posedge CLK) IQ <= D;\n  assign #{d} Q = IQ;\nendmodule\n",
+    "DFFNEGX1": "module DFFNEGX1 (CLK, D, Q);\n  input CLK, D;\n  output Q;\n  reg IQ = 1'b0;\n"
+                "  always @(negedge CLK) IQ <= D;\n  assign #{d} Q = IQ;\nendmodule\n",
+    "LATCH": "module LATCH (CLK, D, Q);\n  input CLK, D;\n  output Q;\n  reg IQ = 1'b0;\n"
+             "  always @(CLK or D) if (CLK) IQ <= D;\n  assign #{d} Q = IQ;\nendmodule\n",
+}
+
+
+def sim_models(cells_v: Path) -> Path:
+    """A copy of the library's Verilog models in which the flip-flops and the latch are
+    :data:`SEQ_MODELS` (output ``SEQ_DELAY_NS`` after the clock, power-up state 0); the
+    combinational cells are the library's own. Written next to the original, once."""
+    import re
+    cells_v = Path(cells_v)
+    text = cells_v.read_text()
+    parts = re.split(r"(?m)^(?=\s*(?:`celldefine\s*)?module\s)", text)
+    out = []
+    for part in parts:
+        m = re.match(r"\s*(?:`celldefine\s*)?module\s+(\w+)", part)
+        if m and m.group(1) in SEQ_MODELS:
+            tail = part[part.index("endmodule") + len("endmodule"):]
+            head = "`celldefine\n" if part.lstrip().startswith("`celldefine") else ""
+            part = head + SEQ_MODELS[m.group(1)].format(d=SEQ_DELAY_NS) + tail
+        out.append(part)
+    new = "".join(out)
+    dest = cells_v.with_name(cells_v.stem + "_sim.v")
+    if not dest.exists() or dest.read_text() != new:
+        dest.write_text(new)
+    return dest
+
+
 def simulate(netlist_v: Path, cells_v: Path | None, top: str, ports, words, expect, workdir: Path,
              constants=None, clock="clk", reset="rst", count_toggles=True,
              max_cycles=10_000_000) -> dict:
@@ -171,7 +214,7 @@ def simulate(netlist_v: Path, cells_v: Path | None, top: str, ports, words, expe
     tb = workdir / "tb.v"
     tb.write_text(testbench(top, ports, words, expect, constants, clock, reset, max_cycles,
                             vcd_path=fifo, outdir=str(workdir)))
-    srcs = [str(tb), str(netlist_v)] + ([str(cells_v)] if cells_v else [])
+    srcs = [str(tb), str(netlist_v)] + ([str(sim_models(cells_v))] if cells_v else [])
     r = subprocess.run(["iverilog", "-g2012", "-o", str(workdir / "sim.vvp"), "-s", "tb", *srcs],
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -249,9 +292,10 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
             if isinstance(bit, str) or bit in bit_tog:
                 continue
             idx = (off + n - 1 - k) if upto else (off + k)
-            c = counts.get((name, idx))
+            vname = name.lstrip("\\")      # the VCD reader drops the escape of escaped names too
+            c = counts.get((vname, idx))
             if c is None and n == 1:
-                c = counts.get((name, 0))
+                c = counts.get((vname, 0))
             if c is not None:
                 bit_tog[bit] = c
     nets: dict[int, NetInfo] = defaultdict(NetInfo)
@@ -289,16 +333,27 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
                                 + f.lookup(total_output_net_capacitance=ni.load_pf, input_net_transition=NOMINAL_SLEW_NS)) / 2
                                for r, f in arcs])
     # the clock is assumed to come from a balanced tree (not in the netlist): nominal slew at the
-    # flip-flops; its wire and pin capacitance still count as switching energy
-    for bit in mod["ports"].get(clock, {}).get("bits", []):
-        if not isinstance(bit, str):
-            nets[bit].slew_ns = NOMINAL_SLEW_NS
+    # flip-flops; its wire and pin capacitance still count as switching energy. The same for
+    # every net that reaches a clock pin: the clock gates' outputs and their latches' clocks
+    clock_nets = {bit for bit in mod["ports"].get(clock, {}).get("bits", []) if not isinstance(bit, str)}
+    clk_sinks = defaultdict(list)         # net -> [(instance, pin capacitance)] of clock pins
+    for inst, c in cells.items():
+        cell = library.cells[c["type"]]
+        for pin, bits in c["connections"].items():
+            if cell.pins[pin].clock:
+                for bit in bits:
+                    if not isinstance(bit, str):
+                        clock_nets.add(bit)
+                        clk_sinks[bit].append((inst, cell.pins[pin].capacitance))
+    for bit in clock_nets:
+        nets[bit].slew_ns = NOMINAL_SLEW_NS
     missing = [b for b in nets if b not in bit_tog]
     if len(missing) > 0.01 * max(1, len(nets)):
         raise EnergyError(f"{len(missing)} of {len(nets)} nets have no toggle data in the VCD "
                           "(netlist and VCD names do not match)")
     e_int = e_sw = 0.0
     e_by_type = defaultdict(float)
+    e_by_inst = {}
     total_toggles = 0
     for inst, c in cells.items():
         cell = library.cells[c["type"]]
@@ -331,11 +386,16 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
                             f * (arc.fall.lookup(**pt) if arc.fall else 0)
         e_int += e_cell
         e_by_type[c["type"]] += e_cell
+        e_by_inst[inst] = e_cell
+    net_sw = {}
     for bit, ni in nets.items():
         if bit in bit_tog:
             r, f = bit_tog[bit]
             total_toggles += r + f
-            e_sw += (r + f) * 0.5 * ni.load_pf * V * V
+            net_sw[bit] = (r + f) * 0.5 * ni.load_pf * V * V
+            e_sw += net_sw[bit]
+    breakdown, registers, named_nets = _breakdown(mod, library, cells, e_by_inst, net_sw,
+                                                  clock_nets, clk_sinks, nets)
     leak_nw = sum(library.cells[c["type"]].leakage_nw for c in cells.values())
     t_ns = cycles * 1000.0 / clock_mhz
     e_leak = leak_nw * 1e-9 * t_ns * 1e-9 * 1e12   # W * s -> pJ
@@ -349,7 +409,66 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
         "nets_without_data": len(missing),
         "cycles": cycles,
         "internal_by_cell_type_pj": dict(sorted(e_by_type.items(), key=lambda kv: -kv[1])),
+        "breakdown_pj": {**breakdown, "leakage": e_leak},
+        "registers_pj": registers,
+        "named_nets_pj": named_nets,
         "operating_point": f"{library.operating_point()}; internal-power tables read at each net's "
                            f"fan-out load and its driver's transition time (primary inputs driven "
                            f"by {INPUT_DRIVER} from {NOMINAL_SLEW_NS} ns); leakage at {clock_mhz:g} MHz",
     }
+
+
+def _group(name: str) -> str:
+    """'pe_3_2.acc' -> 'pe.acc', 'x_row3' -> 'x_row', 'part_0_1' -> 'part': one name per kind of
+    register or net, indices of the instance and the element dropped."""
+    import re
+    parts = [re.sub(r"(_?\d+)+$", "", p) or p for p in name.lstrip("\\").split(".")]
+    return ".".join(parts)
+
+
+def _breakdown(mod, library, cells, e_by_inst, net_sw, clock_nets, clk_sinks, nets):
+    """Energy by class (registers, clock gates, logic, clock nets, data nets), by register group
+    (a register's internal energy plus its share of its clock net, by pin capacitance) and by
+    named net group (switching energy of the nets that keep a source name)."""
+    from .clockgate import is_clock_gate
+    names = {}
+    for name, nn in mod["netnames"].items():
+        if nn.get("hide_name"):
+            continue
+        for bit in nn["bits"]:
+            if not isinstance(bit, str) and bit not in names:
+                names[bit] = name
+    out = defaultdict(float)
+    regs = defaultdict(float)
+    for inst, e in e_by_inst.items():
+        cell = library.cells[cells[inst]["type"]]
+        if is_clock_gate(inst):
+            out["clock_gates"] += e
+        elif cell.sequential:
+            out["registers"] += e
+            q = next((b for p, bits in cells[inst]["connections"].items()
+                      if cell.pins[p].direction == "output" for b in bits if not isinstance(b, str)), None)
+            regs[_group(names.get(q, "(unnamed)"))] += e
+        else:
+            out["logic"] += e
+    for bit, e in net_sw.items():
+        if bit in clock_nets:
+            out["clock_nets"] += e
+            sinks = clk_sinks.get(bit, [])
+            total = nets[bit].load_pf or 1.0
+            for inst, cap in sinks:
+                c = cells[inst]
+                if is_clock_gate(inst):
+                    continue
+                cell = library.cells[c["type"]]
+                q = next((b for p, bits in c["connections"].items()
+                          if cell.pins[p].direction == "output" for b in bits if not isinstance(b, str)), None)
+                regs[_group(names.get(q, "(unnamed)"))] += e * cap / total
+        else:
+            out["data_nets"] += e
+    named = defaultdict(float)
+    for bit, e in net_sw.items():
+        if bit not in clock_nets:
+            named[_group(names[bit]) if bit in names else "(unnamed logic nets)"] += e
+    top = dict(sorted(named.items(), key=lambda kv: -kv[1])[:24])
+    return dict(out), dict(sorted(regs.items(), key=lambda kv: -kv[1])), top

@@ -63,45 +63,96 @@ def write(area: dict, energy: dict, out: Path) -> Path:
                      f"{_f(r.get('fmax_mhz_ratio'), '{:.2f}x')} | {_f(r.get('asic_fmax_mhz_ratio'), '{:.2f}x')} | "
                      f"{_f(r.get('peak_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} | "
                      f"{_f(r.get('measured_macs_per_cycle_per_mm2_ratio'), '{:.2f}x')} |")
-    if energy.get("designs"):
-        wl = energy.get("workload") or {}
-        L += ["", "## Energy (gate-level switching activity, real workload)", "",
-              f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors.", "",
-              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | internal | switching | leakage | flip-flops + clock | pJ/MAC | pJ/cycle | steady-state pJ/MAC | check |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for n, e in energy["designs"].items():
+    L += _energy_section(area, energy)
+    plots = _plots(area, energy, out)
+    if area.get("sweep"):
+        L += _sweep_section(area)
+    if plots:
+        L += ["", "## Plots", ""] + [f"![{t}]({p.name})" for t, p in plots]
+    L.append("")
+    path = out / "synth.md"
+    path.write_text("\n".join(L))
+    return path
+
+
+VARIANT_TITLES = {"ungated": "without clock gating", "gated": "with clock gating"}
+# FineQ-side design -> the baselines it is compared with, and the goal of issue #8
+GOALS = {"mac8x8_array": 1.79, "mac8x3_array": 1.0}
+FINEQ_SIDE = ("fineq_array", "fineq_r2_array")
+CLASS_NAMES = {"registers": "flip-flops", "clock_gates": "clock gates", "clock_nets": "clock nets",
+               "logic": "logic cells", "data_nets": "data nets", "leakage": "leakage"}
+
+
+def _energy_section(area, energy) -> list[str]:
+    L = []
+    variants = [v for v in VARIANT_TITLES if (energy.get(v) or {}).get("designs")]
+    if not variants:
+        return L
+    wl = energy.get("workload") or {}
+    cg = energy.get("clock_gating") or {}
+    L += ["", "## Energy (gate-level switching activity, real workload)", "",
+          f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors. "
+          f"Every figure twice: {VARIANT_TITLES['ungated']} (every enable is a multiplexer, every flip-flop "
+          f"is clocked in every cycle) and {VARIANT_TITLES['gated']} (every bank of at least "
+          f"{cg.get('min_width', '?')} flip-flops with a common enable behind one {cg.get('icg', 'ICG')} "
+          "clock gate, in every design)."]
+    for v in variants:
+        designs = energy[v]["designs"]
+        L += ["", f"### {VARIANT_TITLES[v].capitalize()}", "",
+              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | flip-flops | clock gates | clock nets | logic | data nets | leakage | pJ/MAC | pJ/cycle | steady-state pJ/MAC | check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for n, e in designs.items():
             if "error" in e:
-                L.append(f"| `{n}` | | | | | | | | | | error: {e['error'][:80]} | | | |")
+                L.append(f"| `{n}` | error: {e['error'][:100]} |" + " |" * 15)
                 continue
+            b = e.get("breakdown_pj") or {}
+            tot = e["energy_pj"] or 1.0
             L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
-                     f"{e['energy_pj'] / 1000:.2f} | {_pct(e['internal_pj'] / e['energy_pj'])} | "
-                     f"{_pct(e['switching_pj'] / e['energy_pj'])} | {_pct(e['leakage_pj'] / e['energy_pj'])} | "
-                     f"{_pct(e.get('flip_flop_and_clock_share'))} | "
+                     f"{e['energy_pj'] / 1000:.2f} | "
+                     + " | ".join(_pct(b.get(k, 0.0) / tot) for k in CLASS_NAMES) + " | "
                      f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | "
                      f"{_f(e.get('steady_energy_per_mac_pj'), '{:.3f}')} | {e.get('check', '')} |")
-        beats = next((e["beat_cycles_per_tile"] for e in energy["designs"].values() if e.get("beat_cycles_per_tile")), None)
-        if beats:
-            L += ["", f"FineQ beat length per tile (cycles per MAC in each PE, `P = max|q|` of the tile): "
-                  f"{', '.join(map(str, beats))} (mean {sum(beats) / len(beats):.2f}); the MAC arrays take 1."]
-        steady = next((e for e in energy["designs"].values() if e.get("steady_vectors_per_tile")), None)
-        if steady:
-            L += ["", f"Steady state: each array also ran {steady['steady_vectors_per_tile']} vectors per tile; "
-                  "(energy of that run - energy of the first) / (MACs of that run - MACs of the first) is the "
-                  "energy of one more MAC while the array streams, with weight loading, fill and drain cancelled."]
-        if energy.get("ratios"):
-            L += ["", "| comparison | energy efficiency (baseline pJ/MAC / FineQ pJ/MAC) | without flip-flops and clock | steady state | power ratio (pJ/cycle) | throughput ratio (MACs/cycle) | steady-state throughput ratio |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-            for k, r in energy["ratios"].items():
-                L.append(f"| {k.replace('_vs_', ' vs ')} | {_f(r.get('energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
-                         f"{_f(r.get('energy_per_mac_without_clocking_pj_efficiency'), '{:.2f}x')} | "
-                         f"{_f(r.get('steady_energy_per_mac_pj_efficiency'), '{:.2f}x')} | "
-                         f"{_f(r.get('energy_per_cycle_pj_ratio'), '{:.2f}')} | {_f(r.get('macs_per_cycle_ratio'), '{:.2f}')} | "
-                         f"{_f(r.get('steady_macs_per_cycle_ratio'), '{:.2f}')} |")
-        be = [(k, r) for k, r in (energy.get("ratios") or {}).items() if "fetch_efficiency_limit" in r]
+    first = energy[variants[0]]["designs"]
+    for n, e in first.items():
+        if e.get("beat_cycles_per_tile"):
+            beats = e["beat_cycles_per_tile"]
+            L += ["", f"`{n}`: beat per tile (cycles per vector) {', '.join(map(str, beats))} (mean "
+                  f"{sum(beats) / len(beats):.2f}); {e.get('pulses_per_weight', 0):.2f} pulses per weight; "
+                  f"{100 * e.get('zero_weight_share', 0):.0f}% zero weights."]
+    steady = next((e for e in first.values() if e.get("steady_vectors_per_tile")), None)
+    if steady:
+        L += ["", f"Steady state: each array also ran {steady['steady_vectors_per_tile']} vectors per tile; "
+              "(energy of that run - energy of the first) / (MACs of that run - MACs of the first) is the "
+              "energy of one more MAC while the array streams, with weight loading and pipeline fill and "
+              "drain cancelled."]
+    # side by side and verdicts
+    L += ["", "### FineQ against the baselines", "",
+          "| comparison | efficiency, whole run (ungated / gated) | steady state (ungated / gated) | goal | "
+          "steady-state throughput ratio |", "|---|---:|---:|---:|---:|"]
+    keys = sorted({k for v in variants for k in (energy[v].get("ratios") or {})})
+    for k in keys:
+        rs = [(energy[v].get("ratios") or {}).get(k, {}) for v in ("ungated", "gated")]
+        base = k.split("_vs_")[1]
+        goal = GOALS.get(base) if k.split("_vs_")[0] in FINEQ_SIDE else None
+        L.append(f"| {k.replace('_vs_', ' vs ')} | "
+                 + " / ".join(_f(r.get("energy_per_mac_pj_efficiency"), "{:.2f}x") for r in rs) + " | "
+                 + " / ".join(_f(r.get("steady_energy_per_mac_pj_efficiency"), "{:.2f}x") for r in rs) + " | "
+                 + (f">= {goal:g}x" if goal else "-") + " | "
+                 + _f(rs[-1].get("steady_macs_per_cycle_ratio") or rs[0].get("steady_macs_per_cycle_ratio"), "{:.2f}")
+                 + " |")
+    L += ["", "Verdicts (one sentence per comparison; steady state where measured):", ""]
+    for v in variants:
+        for k in keys:
+            a, b = k.split("_vs_")
+            sentence = verdict(energy[v]["designs"], a, b, v)
+            if sentence:
+                L.append(f"- {sentence}")
+    for v in variants:
+        be = [(k, r) for k, r in (energy[v].get("ratios") or {}).items() if "fetch_efficiency_limit" in r]
         if be:
-            L += ["", "Weight fetching is outside the arrays. With E pJ per fetched weight bit and no reuse "
-                  "(one fetch per MAC, as when decoding one token), efficiency becomes "
-                  "(baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E), with the "
+            L += ["", f"Weight fetching ({VARIANT_TITLES[v]}) is outside the arrays. With E pJ per fetched "
+                  "weight bit and no reuse (one fetch per MAC, as when decoding one token), efficiency "
+                  "becomes (baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E), with the "
                   f"{be[0][1]['fetch_break_even_basis']} pJ/MAC:", "",
                   "| comparison | bits fetched per weight (FineQ, baseline) | limit when fetching dominates | "
                   "E for the paper's 1.79x, no reuse | same with reuse over 32 tokens |", "|---|---:|---:|---:|---:|"]
@@ -110,35 +161,92 @@ def write(area: dict, energy: dict, out: Path) -> Path:
                 L.append(f"| {k.replace('_vs_', ' vs ')} | {r['fetch_bits_per_weight'][0]:.2f}, "
                          f"{r['fetch_bits_per_weight'][1]:.2f} | {r['fetch_efficiency_limit']:.2f}x | "
                          + (f"{e:.1f} pJ/bit | {32 * e:,.0f} pJ/bit |" if e is not None else "unreachable | unreachable |"))
-        first = next((e for e in energy["designs"].values() if "operating_point" in e), None)
-        if first:
-            L += ["", f"Operating point: {first['operating_point']}."]
-    # throughput per area measured on the workload
+    op = next((e for e in first.values() if "operating_point" in e), None)
+    if op:
+        L += ["", f"Operating point: {op['operating_point']}."]
     meas = []
-    for n, e in (energy.get("designs") or {}).items():
+    for n, e in first.items():
         a = area["designs"].get(n, {})
         if "error" not in e and a.get("area_um2"):
             meas.append((n, e["macs_per_cycle"], e["macs_per_cycle"] / (a["area_um2"] * 1e-6)))
     if meas:
-        L += ["", "Measured throughput on the workload (includes weight loading, pipeline fill and drain):", "",
-              "| design | MACs/cycle | MACs/cycle/mm2 |", "|---|---:|---:|"]
+        L += ["", "Measured throughput on the workload (includes weight loading, pipeline fill and drain; "
+              "ungated area):", "", "| design | MACs/cycle | MACs/cycle/mm2 |", "|---|---:|---:|"]
         L += [f"| `{n}` | {m:.2f} | {t:,.0f} |" for n, m, t in meas]
-    plots = _plots(area, energy, out)
-    if area.get("sweep"):
-        L += ["", "## Array-size sweep", "",
-              "| n x n | design | area um2 | cells | transistors | iCE40 LUTs | ASIC Fmax MHz | pJ/MAC (whole run) | pJ/MAC (steady state) | cycles per MAC (beats) |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for r in area["sweep"]:
-            L.append(f"| {r['rows']}x{r['cols']} | `{r['design']}` | {_f(r.get('area_um2'))} | {_f(r.get('cells'))} | "
-                     f"{_f(r.get('transistors'))} | {_f(r.get('ice40_luts'))} | {_f(r.get('asic_fmax_mhz'), '{:.0f}')} | "
-                     f"{_f(r.get('energy_per_mac_pj'), '{:.3f}')} | {_f(r.get('steady_energy_per_mac_pj'), '{:.3f}')} | "
-                     f"{', '.join(map(str, r['beat_cycles_per_tile'])) if r.get('beat_cycles_per_tile') else '1'} |")
-    if plots:
-        L += ["", "## Plots", ""] + [f"![{t}]({p.name})" for t, p in plots]
-    L.append("")
-    path = out / "synth.md"
-    path.write_text("\n".join(L))
-    return path
+    return L
+
+
+def verdict(designs: dict, a: str, b: str, variant: str) -> str | None:
+    """One sentence: which of ``a`` and ``b`` spends less energy per MAC, by how much, and where
+    the difference is (the measured breakdown per MAC by class of cells and nets)."""
+    ea, eb = designs.get(a, {}), designs.get(b, {})
+    if not ea or not eb or "error" in ea or "error" in eb:
+        return None
+    steady = "steady_energy_per_mac_pj" in ea and "steady_energy_per_mac_pj" in eb
+    field = "steady_energy_per_mac_pj" if steady else "energy_per_mac_pj"
+    pa, pb = ea[field], eb[field]
+    if steady:
+        ba, bb = ea.get("steady_breakdown_pj_per_mac") or {}, eb.get("steady_breakdown_pj_per_mac") or {}
+    else:
+        ba = {k: x / ea["macs"] for k, x in (ea.get("breakdown_pj") or {}).items()}
+        bb = {k: x / eb["macs"] for k, x in (eb.get("breakdown_pj") or {}).items()}
+    winner, loser = (a, b) if pa <= pb else (b, a)
+    ratio = max(pa, pb) / min(pa, pb) if min(pa, pb) > 0 else float("inf")
+    diff = {k: ba.get(k, 0.0) - bb.get(k, 0.0) for k in CLASS_NAMES}
+    more = [k for k, d in sorted(diff.items(), key=lambda kv: -kv[1]) if d > 0.005 * max(pa, pb)][:2]
+    less = [k for k, d in sorted(diff.items(), key=lambda kv: kv[1]) if d < -0.005 * max(pa, pb)][:2]
+    why = []
+    if more:
+        why.append(f"`{a}` spends more on " + " and ".join(f"{CLASS_NAMES[k]} ({diff[k]:+.2f} pJ/MAC)" for k in more))
+    if less:
+        why.append(("and less on " if more else f"`{a}` spends less on ")
+                   + " and ".join(f"{CLASS_NAMES[k]} ({diff[k]:+.2f})" for k in less))
+    goal = GOALS.get(b) if a in FINEQ_SIDE else None
+    eff = pb / pa if pa else float("inf")
+    goal_txt = f"; goal >= {goal:g}x {'met' if eff >= goal else 'missed'} ({eff:.2f}x)" if goal else ""
+    cyc = ""
+    if ea.get("steady_macs_per_cycle") and eb.get("steady_macs_per_cycle"):
+        cyc = f", at {eb['steady_macs_per_cycle'] / ea['steady_macs_per_cycle']:.2f}x the cycles per MAC"
+    return (f"{VARIANT_TITLES[variant].capitalize()}, {'steady state' if steady else 'whole run'}: "
+            f"**`{winner}` wins over `{loser}` by {ratio:.2f}x** ({a} {pa:.2f}, {b} {pb:.2f} pJ/MAC{cyc}"
+            f"{goal_txt}); " + (", ".join(why) if why else "no class of cells or nets differs by more than 0.5%") + ".")
+
+
+def _sweep_section(area) -> list[str]:
+    sw = area["sweep"]
+    L = ["", "## Array-size sweep", "",
+         "| n x n | design | area um2 (ungated / gated) | cells | ASIC Fmax MHz | pJ/MAC whole run (ungated / gated) | "
+         "steady-state pJ/MAC (ungated / gated) | cycles per vector (beats) |",
+         "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in sw:
+        u, g = r.get("ungated") or {}, r.get("gated") or {}
+        beats = u.get("beat_cycles_per_tile") or g.get("beat_cycles_per_tile")
+        L.append(f"| {r['rows']}x{r['cols']} | `{r['design']}` | {_f(r.get('area_um2'))} / {_f(r.get('gated_area_um2'))} | "
+                 f"{_f(r.get('cells'))} | {_f(r.get('asic_fmax_mhz'), '{:.0f}')} | "
+                 f"{_f(u.get('energy_per_mac_pj'), '{:.2f}')} / {_f(g.get('energy_per_mac_pj'), '{:.2f}')} | "
+                 f"{_f(u.get('steady_energy_per_mac_pj'), '{:.2f}')} / {_f(g.get('steady_energy_per_mac_pj'), '{:.2f}')} | "
+                 f"{', '.join(map(str, beats)) if beats else '1'} |")
+    sizes = sorted({r["rows"] for r in sw})
+    by = {(r["rows"], r["design"]): r for r in sw}
+    L += ["", "Steady-state efficiency of FineQ against the baselines (baseline pJ/MAC over FineQ pJ/MAC; "
+          "ungated / gated) and the goals of issue #8 (>= 1.79x against INT8 x INT8, >= 1.0x against "
+          "INT8 x 3-bit, at 8 x 8 and above):", "",
+          "| n x n | fineq vs mac8x8 | fineq vs mac8x3 | fineq_r2 vs mac8x8 | fineq_r2 vs mac8x3 | fineq_r2 vs fineq |",
+          "|---|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        cells = []
+        for a, b in (("fineq_array", "mac8x8_array"), ("fineq_array", "mac8x3_array"),
+                     ("fineq_r2_array", "mac8x8_array"), ("fineq_r2_array", "mac8x3_array"),
+                     ("fineq_r2_array", "fineq_array")):
+            ra, rb = by.get((n, a)), by.get((n, b))
+            vals = []
+            for v in ("ungated", "gated"):
+                pa = ((ra or {}).get(v) or {}).get("steady_energy_per_mac_pj")
+                pb = ((rb or {}).get(v) or {}).get("steady_energy_per_mac_pj")
+                vals.append(f"{pb / pa:.2f}x" if pa and pb else "-")
+            cells.append(" / ".join(vals))
+        L.append(f"| {n}x{n} | " + " | ".join(cells) + " |")
+    return L
 
 
 def _tops(area) -> list[tuple[str, dict]]:
@@ -233,18 +341,18 @@ def _plots(area, energy, out):
         for name in sorted({r["design"] for r in sw}):
             rs = [r for r in sw if r["design"] == name and r.get("area_um2")]
             lines = axes[0].plot([r["rows"] for r in rs], [r["area_um2"] / 1e6 for r in rs], "o-", label=name)
-            for key, style, what in (("energy_per_mac_pj", "o--", "whole run"),
-                                     ("steady_energy_per_mac_pj", "o-", "steady state")):
-                re_ = [r for r in sw if r["design"] == name and r.get(key)]
+            for v, style in (("ungated", "o--"), ("gated", "o-")):
+                key = "steady_energy_per_mac_pj"
+                re_ = [r for r in sw if r["design"] == name and (r.get(v) or {}).get(key)]
                 if re_:
-                    axes[1].plot([r["rows"] for r in re_], [r[key] for r in re_], style,
-                                 color=lines[0].get_color(), label=f"{name}, {what}")
+                    axes[1].plot([r["rows"] for r in re_], [r[v][key] for r in re_], style,
+                                 color=lines[0].get_color(), label=f"{name}, {v}")
         axes[0].set_xlabel("array size n (n x n)")
         axes[0].set_ylabel("area (mm2)")
         axes[0].set_title("Area against array size")
         axes[1].set_xlabel("array size n (n x n)")
-        axes[1].set_ylabel("energy per MAC (pJ)")
-        axes[1].set_title("Energy per MAC against array size")
+        axes[1].set_ylabel("steady-state energy per MAC (pJ)")
+        axes[1].set_title("Energy per MAC against array size (ungated dashed, gated solid)")
         for ax in axes:
             ax.legend(fontsize=8)
             ax.grid(alpha=0.3)

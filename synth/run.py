@@ -11,10 +11,11 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import clockgate
 from . import designs as D
 from . import flows, tech
 
-FLOW_VERSION = 3   # bump when a flow's script changes, so cached results are redone
+FLOW_VERSION = 5   # bump when a flow's script changes, so cached results are redone
 
 
 def log(msg):
@@ -49,7 +50,7 @@ def _peek(workdir: Path, keys):
 
 
 def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
-            fpga=True, pnr=True, jobs=1, hier=True) -> dict:
+            fpga=True, pnr=True, jobs=1, hier=True, gating=True) -> dict:
     """All area/timing flows on one design; a dict of results (or an 'unavailable' note)."""
     wd = work / design.name
     try:
@@ -64,6 +65,10 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
         "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic"), alt),
         "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False), alt),
     }
+    if gating:      # the same standard-cell flow with clock gating (synth/clockgate.py)
+        cg = clockgate.MIN_WIDTH
+        tasks["asic_cg"] = lambda: _cached(wd / "asic_cg", key + f"cg{cg}", lambda: flows.asic(
+            src, wd / "asic_cg", liberty, hier=False, clock_gating=cg, clock=design.clock))
     if not hier and design.group in ("array", "top"):
         blocks = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone
         if blocks is not None:
@@ -127,6 +132,12 @@ def summarize(name, m, config, design: D.Design) -> dict:
         "cells_by_type": a.get("cells_by_type"),
         "generic_gates_by_type": g.get("gates_by_type"),
     }
+    cg = m.get("asic_cg") or {}
+    if cg.get("area_um2"):
+        e["gated_area_um2"] = cg["area_um2"]
+        e["gated"] = {k: cg.get(k) for k in ("area_um2", "area_nand2", "sequential_area_um2", "cells",
+                                             "leakage_nw", "comb_delay_ns", "asic_fmax_mhz",
+                                             "clock_gating", "area_fixes_um2", "cells_by_type")}
     errs = {k: v["error"] for k, v in m.items() if isinstance(v, dict) and "error" in v}
     if errs:
         e["errors"] = errs
@@ -161,7 +172,7 @@ def ratios(entries: dict, metric_pairs) -> dict:
     return out
 
 
-AREA_METRICS = [("area_um2", "reduction"), ("cells", "reduction"), ("transistors", "reduction"),
+AREA_METRICS = [("area_um2", "reduction"), ("gated_area_um2", "reduction"), ("cells", "reduction"), ("transistors", "reduction"),
                 ("ice40_luts", "reduction"), ("fmax_mhz", "gain"), ("asic_fmax_mhz", "gain"),
                 ("peak_macs_per_cycle_per_mm2", "gain"), ("measured_macs_per_cycle_per_mm2", "gain")]
 
@@ -173,8 +184,15 @@ def steady_state(macs: int, est: dict, macs_long: int, est_long: dict) -> dict:
     if dm <= 0 or dc <= 0:
         raise ValueError(f"the long run must have more MACs and cycles ({macs_long} vs {macs}, "
                          f"{est_long['cycles']} vs {est['cycles']} cycles)")
+    per_mac = {}
+    for field in ("breakdown_pj", "registers_pj", "named_nets_pj"):
+        a, b = est.get(field) or {}, est_long.get(field) or {}
+        if a or b:
+            per_mac[field.replace("_pj", "_pj_per_mac")] = {
+                k: (b.get(k, 0.0) - a.get(k, 0.0)) / dm for k in sorted(set(a) | set(b), key=lambda k: -b.get(k, 0.0))}
     return {"steady_energy_per_mac_pj": (est_long["energy_pj"] - est["energy_pj"]) / dm,
             "steady_macs_per_cycle": dm / dc,
+            **{f"steady_{k}": v for k, v in per_mac.items()},
             "steady_run": {"macs": macs_long, "cycles": est_long["cycles"], "energy_pj": est_long["energy_pj"],
                            "check": est_long.get("check")}}
 
@@ -184,6 +202,8 @@ PAPER_EFFICIENCY = 1.79
 # Weight bits an array's weights cost to fetch: FineQ codes travel as one cluster byte per three
 # weights (the 3-bit MAC array is fed the same bytes); INT8 weights are a byte each.
 FETCH_BITS = {"fineq": 8 / 3, "int8": 8.0}
+# Energy comparisons and the goals issue #8 sets for them (FineQ's efficiency over the baseline).
+GOALS = {"mac8x8_array": 1.79, "mac8x3_array": 1.0}
 
 
 def add_fetch_break_even(ratios: dict, energy: dict, target: float = PAPER_EFFICIENCY) -> None:
