@@ -7,9 +7,9 @@ transparent while the clock is low holds the enable through the high phase, and 
 passes the clock only when the held enable is 1. Yosys 0.23 has no such pass, so we insert the
 gates here, between generic synthesis and technology mapping:
 
-1. ``synth -flatten`` and ``dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01`` leave two kinds
-   of flip-flop: plain ones and ones with an active-high enable (synchronous resets and
-   inverted enables are folded into D and E logic first, so a reset counts as a reason to clock);
+1. ``synth -flatten`` and ``dfflegalize`` (:data:`SEQ_KINDS`) leave plain flip-flops, ones with
+   an active-high enable, and ones with a synchronous reset with or without an enable (polarities
+   normalised); a reset that overrides the enable counts as a reason to clock (``E | R``);
 2. :func:`insert` groups the enable flip-flops on the design clock by their enable net (a *bank*:
    every flip-flop Yosys found with that enable, wherever it is in the design, as DC groups them);
    every bank of at least ``min_width`` flip-flops gets one ICG built from the library's own
@@ -30,13 +30,18 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+VERSION = 2            # bump when the insertion changes (cached gated netlists are redone)
 MIN_WIDTH = 3          # DC's and Genus's default minimum bank width
 ICG_CELLS = {"inv": ("INVX1", "A", "Y"), "latch": ("LATCH", ("CLK", "D"), "Q"), "and": ("AND2X2", ("A", "B"), "Y")}
 PREFIX = "cg_"
 # Liberty areas that are wrong in the OSU 0.18 um library, from its LEF (SIZE 5.6 BY 10.0 um).
 AREA_FIXES = {"LATCH": 56.0}
 
-LEGALIZE = "dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01\nopt_clean\n"
+# flip-flop kinds kept for the insertion: plain, enable, synchronous reset (with an enable that
+# the reset overrides, SDFFE, or one that gates the reset too, SDFFCE); polarities normalised
+SEQ_KINDS = ["$_DFF_P_", "$_DFFE_PP_", "$_SDFF_PP0_", "$_SDFF_PP1_", "$_SDFFE_PP0P_", "$_SDFFE_PP1P_",
+             "$_SDFFCE_PP0P_", "$_SDFFCE_PP1P_"]
+LEGALIZE = "dfflegalize " + " ".join(f"-cell {k} 01" for k in SEQ_KINDS) + "\nopt_clean\n"
 
 
 class ClockGateError(RuntimeError):
@@ -65,29 +70,38 @@ def insert(pre_json: Path, out_json: Path, top: str, clock: str = "clk",
     cells = mod["cells"]
     bad = sorted({c["type"] for c in cells.values()
                   if c["type"].startswith("$_") and ("DFF" in c["type"] or "DLATCH" in c["type"])
-                  and c["type"] not in ("$_DFF_P_", "$_DFFE_PP_")})
+                  and c["type"] not in SEQ_KINDS})
     if bad:
         raise ClockGateError(f"{top}: flip-flop types {bad} left after dfflegalize")
+    # bank key: the enable net, or (enable, reset) for a reset that overrides the enable (the
+    # register is then clocked when either is high)
     banks = defaultdict(list)
     plain = 0
     for name, c in cells.items():
-        if c["type"] == "$_DFF_P_":
+        t = c["type"]
+        if t in ("$_DFF_P_", "$_SDFF_PP0_", "$_SDFF_PP1_"):
             plain += 1
-        elif c["type"] == "$_DFFE_PP_":
+        elif "E" in c["connections"]:
             e = c["connections"]["E"][0]
-            if c["connections"]["C"] != [clk] or isinstance(e, str):
+            r = c["connections"].get("R", [None])[0]
+            if c["connections"]["C"] != [clk] or isinstance(e, str) or isinstance(r, str):
                 plain += 1          # another clock, or a constant enable: left as it is
                 continue
-            banks[e].append(name)
+            banks[(e, r) if t.startswith("$_SDFFE_") else (e, None)].append(name)
     used = [b for c in cells.values() for bits in c["connections"].values() for b in bits if isinstance(b, int)]
     used += [b for n in mod["netnames"].values() for b in n["bits"] if isinstance(b, int)]
     nxt = max(used, default=1) + 1
     gated_banks, small = [], []
-    for i, (e, names) in enumerate(sorted(banks.items(), key=lambda kv: (-len(kv[1]), kv[0]))):
+    for i, ((e, r), names) in enumerate(sorted(banks.items(), key=lambda kv: (-len(kv[1]), str(kv[0])))):
         if len(names) < min_width:
             small.append(len(names))
             continue
         n = len(gated_banks)
+        if r is not None:           # clock when enabled or reset: E | R
+            cells[f"{PREFIX}{n}_or"] = {"hide_name": 0, "type": "$_OR_", "parameters": {}, "attributes": {},
+                                       "port_directions": {"A": "input", "B": "input", "Y": "output"},
+                                       "connections": {"A": [e], "B": [r], "Y": [nxt]}}
+            e, nxt = nxt, nxt + 1
         clkn, en_l, gclk = nxt, nxt + 1, nxt + 2
         nxt += 3
         cells[f"{PREFIX}{n}_inv"] = _cell("INVX1", {"A": [clk], "Y": [clkn]}, {"A": "input", "Y": "output"})
@@ -99,9 +113,15 @@ def insert(pre_json: Path, out_json: Path, top: str, clock: str = "clk",
             mod["netnames"][f"{PREFIX}{n}_{suffix}"] = {"hide_name": 0, "bits": [bit], "attributes": {}}
         for name in names:
             c = cells[name]
-            c["type"] = "$_DFF_P_"
-            c["connections"] = {"C": [gclk], "D": c["connections"]["D"], "Q": c["connections"]["Q"]}
-            c["port_directions"] = {"C": "input", "D": "input", "Q": "output"}
+            conns = c["connections"]
+            if c["type"] == "$_DFFE_PP_":
+                c["type"] = "$_DFF_P_"
+                c["connections"] = {"C": [gclk], "D": conns["D"], "Q": conns["Q"]}
+                c["port_directions"] = {"C": "input", "D": "input", "Q": "output"}
+            else:                   # $_SDFFE_PPvP_ / $_SDFFCE_PPvP_ -> $_SDFF_PPv_ on the gated clock
+                c["type"] = f"$_SDFF_PP{c['type'][-3]}_"
+                c["connections"] = {"C": [gclk], "D": conns["D"], "R": conns["R"], "Q": conns["Q"]}
+                c["port_directions"] = {"C": "input", "D": "input", "R": "input", "Q": "output"}
         gated_banks.append(len(names))
     # only the design: the library cells' blackbox modules come from read_liberty again
     net["modules"] = {top: mod}

@@ -67,7 +67,7 @@ def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Pa
     }
     if gating:      # the same standard-cell flow with clock gating (synth/clockgate.py)
         cg = clockgate.MIN_WIDTH
-        tasks["asic_cg"] = lambda: _cached(wd / "asic_cg", key + f"cg{cg}", lambda: flows.asic(
+        tasks["asic_cg"] = lambda: _cached(wd / "asic_cg", key + f"cg{cg}v{clockgate.VERSION}", lambda: flows.asic(
             src, wd / "asic_cg", liberty, hier=False, clock_gating=cg, clock=design.clock))
     if not hier and design.group in ("array", "top"):
         blocks = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone

@@ -371,3 +371,68 @@ def test_every_design_finds_its_verilog(tmp_path):
             raise
         assert src.files and all(f.exists() for f in src.files), d.name
         assert f"module {src.top}" in src.files[0].read_text(), (d.name, src.top)
+
+
+def _cg_netlist():
+    """A clock, two enable nets: a 4-bit bank on e1, a 2-bit bank on e2, one plain flip-flop."""
+    cells = {}
+    for i in range(4):
+        cells[f"a{i}"] = {"type": "$_DFFE_PP_", "connections": {"C": [2], "E": [3], "D": [10 + i], "Q": [20 + i]}}
+    for i in range(2):
+        cells[f"b{i}"] = {"type": "$_DFFE_PP_", "connections": {"C": [2], "E": [4], "D": [14 + i], "Q": [24 + i]}}
+    cells["p"] = {"type": "$_DFF_P_", "connections": {"C": [2], "D": [16], "Q": [26]}}
+    return {"modules": {"top": {"ports": {"clk": {"direction": "input", "bits": [2]}},
+                                "cells": cells, "netnames": {"clk": {"hide_name": 0, "bits": [2]}}},
+                        "INVX1": {"attributes": {"blackbox": 1}}}}
+
+
+def test_clock_gating_rule(tmp_path):
+    """Banks of >= min_width flip-flops with one enable get one INVX1 + LATCH + AND2X2 gate and
+    become plain flip-flops on the gated clock; smaller banks keep their enable."""
+    from synth import clockgate
+    pre = tmp_path / "pre.json"
+    pre.write_text(json.dumps(_cg_netlist()))
+    st = clockgate.insert(pre, tmp_path / "cg.json", "top", "clk", min_width=3)
+    assert st["clock_gates"] == 1 and st["gated_flip_flops"] == 4
+    assert st["enable_flip_flops_below_min_width"] == 2 and st["flip_flops_without_enable"] == 1
+    net = json.loads((tmp_path / "cg.json").read_text())
+    assert list(net["modules"]) == ["top"]          # the library's blackboxes are not written back
+    cells = net["modules"]["top"]["cells"]
+    inv, lat, andg = cells["cg_0_inv"], cells["cg_0_latch"], cells["cg_0_and"]
+    assert (inv["type"], lat["type"], andg["type"]) == ("INVX1", "LATCH", "AND2X2")
+    assert inv["connections"]["A"] == [2] and lat["connections"]["CLK"] == inv["connections"]["Y"]
+    assert lat["connections"]["D"] == [3] and andg["connections"]["B"] == lat["connections"]["Q"]
+    gclk = andg["connections"]["Y"]
+    assert all(cells[f"a{i}"]["type"] == "$_DFF_P_" and cells[f"a{i}"]["connections"]["C"] == gclk
+               for i in range(4))
+    assert cells["a2"]["connections"]["D"] == [12] and cells["a2"]["connections"]["Q"] == [22]
+    assert all(cells[f"b{i}"]["type"] == "$_DFFE_PP_" for i in range(2))
+    assert {"cg_0_gclk", "cg_0_en", "cg_0_clkn"} <= set(net["modules"]["top"]["netnames"])
+    # with a minimum of 2 both banks are gated; a minimum of 5 gates none
+    assert clockgate.insert(pre, tmp_path / "cg2.json", "top", min_width=2)["clock_gates"] == 2
+    assert clockgate.insert(pre, tmp_path / "cg5.json", "top", min_width=5)["clock_gates"] == 0
+    with pytest.raises(ValueError, match="min_width"):
+        clockgate.insert(pre, tmp_path / "x.json", "top", min_width=0)
+    bad = _cg_netlist()
+    bad["modules"]["top"]["cells"]["a0"]["type"] = "$_SDFFE_PP0P_"
+    pre.write_text(json.dumps(bad))
+    with pytest.raises(clockgate.ClockGateError, match="left after dfflegalize"):
+        clockgate.insert(pre, tmp_path / "x.json", "top")
+
+
+def test_sim_models_replace_only_sequential_cells(tmp_path):
+    src = tmp_path / "cells.v"
+    src.write_text("`timescale 1ns/10ps\n`celldefine\nmodule AND2X1 (A, B, Y);\ninput A, B;\noutput Y;\n"
+                   "and (Y, A, B);\nendmodule\n`endcelldefine\n`celldefine\nmodule DFFPOSX1 (CLK, D, Q);\n"
+                   "input CLK; input D; output Q; reg NOTIFIER;\nudp_dff (DS0000, D, CLK, 1'B0, 1'B0, NOTIFIER);\n"
+                   "buf (Q, DS0000);\nendmodule\n`endcelldefine\n")
+    out = energy.sim_models(src).read_text()
+    assert "and (Y, A, B);" in out and "udp_dff" not in out
+    assert f"assign #{energy.SEQ_DELAY_NS} Q = IQ;" in out and "reg IQ = 1'b0;" in out
+    assert out.count("endmodule") == 2 and out.count("`endcelldefine") == 2
+
+
+def test_energy_breakdown_groups():
+    assert energy._group("pe_3_2.acc") == "pe.acc"
+    assert energy._group("\\x_row3") == "x_row"
+    assert energy._group("part_0_1") == "part"
