@@ -158,6 +158,26 @@ def _sweep_row(n, name, e, en):
             **{v: {k: (en.get(v) or {}).get(name, {}).get(k) for k in SWEEP_ENERGY} for v in VARIANTS}}
 
 
+def per_token_estimate(designs: dict, config, wl) -> dict:
+    """Array-level energy per token of the workload's layer (decode M = 1, prefill M = 64 and 256):
+    steady-state pJ/MAC of each FineQ array and of the INT8 x INT8 array plus the memory model of
+    synth/memory.py over its DRAM sweep. An estimate, not the whole accelerator (see there)."""
+    from . import memory
+    base = designs.get("mac8x8_array", {})
+    if wl is None or "steady_energy_per_mac_pj" not in base:
+        return {}
+    n, k = wl.q.shape
+    out = {"layer": wl.layer, "shape": [n, k], "sram_node_scale": memory.NODE_SCALE,
+           "method": "synth/memory.py (array_layer_estimate)", "rows": {}}
+    for name in ("fineq_array", "fineq_r2_array"):
+        e = designs.get(name, {})
+        if "steady_energy_per_mac_pj" in e:
+            out["rows"][f"{name}_vs_mac8x8_array"] = memory.array_layer_estimate(
+                e["steady_energy_per_mac_pj"], base["steady_energy_per_mac_pj"], n, k, (1, 64, 256),
+                config.rows, config.cols)
+    return out
+
+
 def annotate_energy(energy: dict, area_entries: dict, library) -> None:
     """Add the clocking share of every estimate of ``{variant: {key: estimate}}``: the registers'
     internal energy (clock pin, D and Q transitions), the clock gates' and the clock nets'
@@ -362,6 +382,7 @@ def main(argv=None) -> int:
                        "ratios": run.ratios({k: v for k, v in designs_v.items() if "error" not in v},
                                             ENERGY_RATIOS)}
         run.add_fetch_break_even(en[variant]["ratios"], designs_v)
+        en[variant]["per_token_array_estimate"] = per_token_estimate(designs_v, config, wl_long)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
     (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")

@@ -173,3 +173,23 @@ def dram_sweep(fineq: tuple, baseline: tuple, tokens: int,
                      "efficiency": b["total_pj_per_token"] / f["total_pj_per_token"],
                      "source": DRAM_SOURCES.get(e)})
     return rows
+
+
+def array_layer_estimate(fineq_pj_per_mac: float, baseline_pj_per_mac: float, n: int, k: int,
+                         tokens, rows: int, cols: int, *, fineq_bits: float = 8 / 3,
+                         baseline_bits: float = 8.0, figures=DRAM_SWEEP_PJ_PER_BIT,
+                         scale: float = NODE_SCALE) -> list[dict]:
+    """A first look at energy per token before the whole accelerator can be simulated: the
+    arrays' measured pJ/MAC times the layer's MACs, plus :func:`layer_counts` of the
+    weight-stationary schedule at each DRAM figure, for each token count. Leaves out everything
+    the top level adds (controller, DMA, vector unit, buffers' periphery beyond the per-access
+    figure), so it is labelled an estimate wherever it is shown."""
+    out = []
+    for m in tokens:
+        logic_f = fineq_pj_per_mac * n * k * m
+        logic_b = baseline_pj_per_mac * n * k * m
+        cf = layer_counts(n, k, m, weight_bits=fineq_bits, rows=rows, cols=cols)
+        cb = layer_counts(n, k, m, weight_bits=baseline_bits, rows=rows, cols=cols)
+        for row in dram_sweep((logic_f, cf), (logic_b, cb), m, figures, scale):
+            out.append({"tokens": m, **row})
+    return out

@@ -161,6 +161,21 @@ def _energy_section(area, energy) -> list[str]:
                 L.append(f"| {k.replace('_vs_', ' vs ')} | {r['fetch_bits_per_weight'][0]:.2f}, "
                          f"{r['fetch_bits_per_weight'][1]:.2f} | {r['fetch_efficiency_limit']:.2f}x | "
                          + (f"{e:.1f} pJ/bit | {32 * e:,.0f} pJ/bit |" if e is not None else "unreachable | unreachable |"))
+    for v in variants:
+        est = (energy[v].get("per_token_array_estimate") or {})
+        for k, rows in (est.get("rows") or {}).items():
+            L += ["", f"Energy per token of `{est['layer']}` ({est['shape'][0]} x {est['shape'][1]}), {k.replace('_vs_', ' vs ')}, "
+                  f"{VARIANT_TITLES[v]}: **an array-level estimate**, the arrays' steady-state pJ/MAC plus the memory "
+                  "model of synth/memory.py (SRAM per access from Horowitz ISSCC 2014 scaled x"
+                  f"{est['sram_node_scale']:g} to 0.18 um; DRAM pJ/bit swept); not the whole accelerator:", "",
+                  "| tokens | DRAM pJ/bit | FineQ nJ/token (logic, SRAM, DRAM) | INT8 nJ/token (logic, SRAM, DRAM) | efficiency |",
+                  "|---:|---:|---|---|---:|"]
+            for r in rows:
+                f, b = r["fineq"], r["baseline"]
+                L.append(f"| {r['tokens']} | {r['dram_pj_per_bit']:g} | {f['total_pj_per_token'] / 1e3:,.1f} "
+                         f"({f['logic_pj_per_token'] / 1e3:,.1f}, {f['sram_pj_per_token'] / 1e3:,.1f}, {f['dram_pj_per_token'] / 1e3:,.1f}) | "
+                         f"{b['total_pj_per_token'] / 1e3:,.1f} ({b['logic_pj_per_token'] / 1e3:,.1f}, "
+                         f"{b['sram_pj_per_token'] / 1e3:,.1f}, {b['dram_pj_per_token'] / 1e3:,.1f}) | {r['efficiency']:.2f}x |")
     op = next((e for e in first.values() if "operating_point" in e), None)
     if op:
         L += ["", f"Operating point: {op['operating_point']}."]

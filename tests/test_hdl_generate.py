@@ -14,7 +14,7 @@ from verif import simulate
 
 CONFIG = "tiny"
 # Files that must not contain a multiplier: everything on the FineQ side.
-NO_MULTIPLIER = ["decoder", "temporal_pe", "fineq_array"]
+NO_MULTIPLIER = ["decoder", "temporal_pe", "temporal_pe_r2", "fineq_array", "fineq_r2_array"]
 WITH_MULTIPLIER = ["mac8x8_pe", "mac8x3_pe", "mac8x8_array", "mac8x3_array"]
 
 

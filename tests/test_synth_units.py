@@ -413,8 +413,21 @@ def test_clock_gating_rule(tmp_path):
     assert clockgate.insert(pre, tmp_path / "cg5.json", "top", min_width=5)["clock_gates"] == 0
     with pytest.raises(ValueError, match="min_width"):
         clockgate.insert(pre, tmp_path / "x.json", "top", min_width=0)
+    # a reset that overrides the enable: the bank is clocked on enable | reset and keeps its reset
+    rs = _cg_netlist()
+    for i in range(4):
+        c = rs["modules"]["top"]["cells"][f"a{i}"]
+        c["type"] = "$_SDFFE_PP0P_"
+        c["connections"]["R"] = [5]
+    pre.write_text(json.dumps(rs))
+    st = clockgate.insert(pre, tmp_path / "rs.json", "top", min_width=3)
+    cells = json.loads((tmp_path / "rs.json").read_text())["modules"]["top"]["cells"]
+    assert st["clock_gates"] == 1 and cells["cg_0_or"]["type"] == "$_OR_"
+    assert cells["cg_0_or"]["connections"]["A"] == [3] and cells["cg_0_or"]["connections"]["B"] == [5]
+    assert cells["cg_0_latch"]["connections"]["D"] == cells["cg_0_or"]["connections"]["Y"]
+    assert cells["a1"]["type"] == "$_SDFF_PP0_" and cells["a1"]["connections"]["R"] == [5]
     bad = _cg_netlist()
-    bad["modules"]["top"]["cells"]["a0"]["type"] = "$_SDFFE_PP0P_"
+    bad["modules"]["top"]["cells"]["a0"]["type"] = "$_DFFSR_PPP_"
     pre.write_text(json.dumps(bad))
     with pytest.raises(clockgate.ClockGateError, match="left after dfflegalize"):
         clockgate.insert(pre, tmp_path / "x.json", "top")
