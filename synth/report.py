@@ -28,15 +28,18 @@ def write(area: dict, energy: dict, out: Path) -> Path:
           f"{area['liberty']['operating_point']}; NAND2 = {area['liberty']['nand2_area_um2']:g} um2.",
           "Method and limits: docs/synthesis.md.", ""]
     L += ["## Area and timing", "",
-          "| design | area um2 | NAND2 eq. | cells | transistors (generic CMOS) | iCE40 LUTs | carries | FFs | Fmax iCE40 MHz | ASIC Fmax MHz | peak MACs/cycle | MACs/cycle/mm2 |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| design | area um2 | with clock gating um2 (gates, gated FFs) | NAND2 eq. | cells | transistors (generic CMOS) | iCE40 LUTs | carries | FFs | Fmax iCE40 MHz | ASIC Fmax MHz | peak MACs/cycle | MACs/cycle/mm2 |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     skipped = []
     for name, e in area["designs"].items():
         if "unavailable" in e:
             skipped.append(f"- `{name}`: {e['unavailable'].splitlines()[0]}")
             continue
         fm = _f(e.get("fmax_mhz"), "{:.1f}") if e.get("fmax_mhz") else ("n/f" if e.get("fmax_note") else "-")
-        L.append(f"| `{name}` | {_f(e.get('area_um2'))} | {_f(e.get('area_nand2'))} | {_f(e.get('cells'))} | "
+        cg = (e.get("gated") or {}).get("clock_gating") or {}
+        gated = (f"{_f(e.get('gated_area_um2'))} ({cg.get('clock_gates')}, {cg.get('gated_flip_flops')})"
+                 if e.get("gated_area_um2") else "-")
+        L.append(f"| `{name}` | {_f(e.get('area_um2'))} | {gated} | {_f(e.get('area_nand2'))} | {_f(e.get('cells'))} | "
                  f"{_f(e.get('transistors'))} | {_f(e.get('ice40_luts'))} | {_f(e.get('ice40_carries'))} | "
                  f"{_f(e.get('ice40_ffs'))} | {fm} | {_f(e.get('asic_fmax_mhz'), '{:.0f}')} | "
                  f"{_f(e.get('peak_macs_per_cycle'), '{:g}')} | {_f(e.get('peak_macs_per_cycle_per_mm2'), '{:,.0f}')} |")

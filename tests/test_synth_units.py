@@ -449,3 +449,39 @@ def test_energy_breakdown_groups():
     assert energy._group("pe_3_2.acc") == "pe.acc"
     assert energy._group("\\x_row3") == "x_row"
     assert energy._group("part_0_1") == "part"
+
+
+def test_verdict_names_winner_ratio_goal_and_cause():
+    from synth import report
+    d = {"fineq_array": {"steady_energy_per_mac_pj": 10.0, "steady_macs_per_cycle": 8.0, "macs": 1,
+                         "steady_breakdown_pj_per_mac": {"registers": 3.0, "logic": 2.0, "data_nets": 5.0}},
+         "mac8x3_array": {"steady_energy_per_mac_pj": 8.0, "steady_macs_per_cycle": 16.0, "macs": 1,
+                          "steady_breakdown_pj_per_mac": {"registers": 2.0, "logic": 3.0, "data_nets": 3.0}},
+         "mac8x8_array": {"steady_energy_per_mac_pj": 20.0, "steady_macs_per_cycle": 16.0, "macs": 1,
+                          "steady_breakdown_pj_per_mac": {"registers": 4.0, "logic": 9.0, "data_nets": 7.0}}}
+    s = report.verdict(d, "fineq_array", "mac8x3_array", "gated")
+    assert "**`mac8x3_array` wins over `fineq_array` by 1.25x**" in s
+    assert "goal >= 1x missed (0.80x)" in s and "at 2.00x the cycles per MAC" in s
+    assert "data nets (+2.00 pJ/MAC)" in s and "logic cells (-1.00)" in s
+    s = report.verdict(d, "fineq_array", "mac8x8_array", "ungated")
+    assert s.startswith("Without clock gating, steady state: **`fineq_array` wins over `mac8x8_array` by 2.00x**")
+    assert "goal >= 1.79x met (2.00x)" in s
+    assert report.verdict(d, "fineq_array", "nope", "gated") is None
+
+
+def test_memory_estimate_in_the_report(tmp_path):
+    from synth import report
+    from synth.memory import array_layer_estimate
+    rows = array_layer_estimate(10.0, 20.0, 24, 24, (1, 64), 12, 12, figures=(4.0,))
+    assert [r["tokens"] for r in rows] == [1, 64] and all(r["efficiency"] > 1 for r in rows)
+    energy_json = {"gated": {"designs": {"fineq_array": {"weights": "fineq", "macs": 1, "cycles": 1,
+                                                         "macs_per_cycle": 1.0, "energy_pj": 1.0,
+                                                         "energy_per_mac_pj": 1.0, "energy_per_cycle_pj": 1.0}},
+                             "ratios": {},
+                             "per_token_array_estimate": {"layer": "l", "shape": [24, 24], "sram_node_scale": 16,
+                                                          "rows": {"fineq_array_vs_mac8x8_array": rows}}}}
+    area = {"config": {"name": "t", "rows": 2, "cols": 2}, "machine": {}, "designs": {}, "ratios": {},
+            "liberty": {"library": "toy", "operating_point": "x", "nand2_area_um2": 1.0}, "sweep": []}
+    md = report.write(area, energy_json, tmp_path).read_text()
+    assert "### With clock gating" in md and "**an array-level estimate**" in md
+    assert "| 64 | 4 |" in md
