@@ -370,7 +370,7 @@ def _plots(area, energy, out):
         axes[0].set_title("Area against array size")
         axes[1].set_xlabel("array size n (n x n)")
         axes[1].set_ylabel("steady-state energy per MAC (pJ)")
-        axes[1].set_title("Energy per MAC against array size (ungated dashed, gated solid)")
+        axes[1].set_title("Energy per MAC (solid: gated, dashed: ungated)")
         for ax in axes:
             ax.legend(fontsize=8)
             ax.grid(alpha=0.3)
