@@ -110,14 +110,14 @@ class WriteBack(wiring.Component):
         cfg = self.config
         with m.If(~last_tok):
             m.d.sync += [tok.eq(tok + 1), row.eq(row + self.y_stride), state.eq(1)]
-            return
-        # the block's last element has entered the vector unit: free its set
-        m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
-        with m.If(~last_b):
-            m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
         with m.Else():
-            next_chunk = row + self.y_stride
-            m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_chunk),
-                         chunk_row.eq(next_chunk)]
-            with m.If(chunk == self.chunks - 1):
-                m.d.sync += state.eq(3)
+            # the block's last element has entered the vector unit: free its set
+            m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
+            with m.If(~last_b):
+                m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
+            with m.Else():
+                next_chunk = row + self.y_stride
+                m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_chunk),
+                             chunk_row.eq(next_chunk)]
+                with m.If(chunk == self.chunks - 1):
+                    m.d.sync += state.eq(3)
