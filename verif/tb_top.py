@@ -141,6 +141,8 @@ class TopBench:
             rows = np.frombuffer(raw, dtype=np.uint8).reshape(m, image.y_stride)
             untouched = rows[:, n:]
             assert (untouched == 0xA5).all(), f"{job.name}: padding bytes of Y rows were written"
+        if mismatches:
+            self.dut._log.info("got\n%s\nwant\n%s", got, want)
         if mismatches and check:
             mm, nn = (int(i) for i in np.argwhere(got != want)[0])
             q = job_weights(job, self.cfg, decoded=True)

@@ -95,7 +95,9 @@ class Sequencer(wiring.Component):
 
         fault = Mux(self.rd_error, ErrorCode.AXI_READ,
                     Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
-        failing = busy & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
+        # (error flags of an earlier job are cleared by the flush during SETUP)
+        running = busy & (state != JobState.SETUP)
+        failing = running & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
         with m.If(failing):
             m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
         with m.If(self.clear & ~busy):

@@ -101,7 +101,7 @@ class WeightPath(wiring.Component):
     def _masks(self, m, advance):
         """Tile position of the word leaving to the array, and its padding masks."""
         cfg = self.config
-        beat = Signal(range(cfg.line_beats))
+        beat = Signal(range(max(2, cfg.line_beats)))  # (never a zero-width signal)
         t = Signal(16)
         b = Signal(16)
         last_beat, last_t, last_b = beat == cfg.line_beats - 1, t == self.kt - 1, b == self.nb - 1
