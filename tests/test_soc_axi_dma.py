@@ -45,7 +45,8 @@ class AxiMemory:
     def __init__(self, dma, rst, rng, *, latency=0, pause=0.0, error=range(0), size=4 * REGION):
         self.dma, self.rst, self.rng = dma, rst, rng
         self.nb = dma.beat_bytes
-        self.latency, self.pause, self.error = latency, pause, error
+        self.latency, self.error = latency, error
+        self.pauses = dict.fromkeys(("ar", "r", "aw", "w", "b"), pause)  # per channel
         self.mem = bytearray(rng.randbytes(size))
         self.stats = Stats()
         self.pending = [0] * dma.read_clients  # beats requested, not yet taken, per client
@@ -76,17 +77,20 @@ class AxiMemory:
         return sigs
 
     def _drive(self, ctx, cycle):
-        bus, rng, go = self.dma.bus, self.rng, lambda: rng.random() >= self.pause
-        ctx.set(bus.arready, go())
-        ctx.set(bus.awready, go())
-        ctx.set(bus.wready, go())
-        if self.r_out is None and self.reads and self.reads[0].ready_at <= cycle and go():
+        bus, rng = self.dma.bus, self.rng
+
+        def go(channel):
+            return rng.random() >= self.pauses[channel]
+        ctx.set(bus.arready, go("ar"))
+        ctx.set(bus.awready, go("aw"))
+        ctx.set(bus.wready, go("w"))
+        if self.r_out is None and self.reads and self.reads[0].ready_at <= cycle and go("r"):
             br = self.reads[0]
             addr = br.addr + br.done * self.nb
             data = rng.randrange(2 ** (8 * self.nb)) if self.bad(addr) else self.word(addr)
             self.r_out = (data, RESP_SLVERR if self.bad(addr) else RESP_OKAY,
                           br.done == br.beats - 1)
-        if self.b_out is None and self.resps and self.resps[0][0] <= cycle and go():
+        if self.b_out is None and self.resps and self.resps[0][0] <= cycle and go("b"):
             self.b_out = self.resps[0][1]
         ctx.set(bus.rvalid, self.r_out is not None)
         if self.r_out is not None:
@@ -200,7 +204,7 @@ class Bench:
         self.memory = AxiMemory(self.dma, self.rst, self.rng, latency=latency, pause=pause,
                                 error=error)
         self.nb = self.dma.beat_bytes
-        self.go = True  # client testbenches wait for it (cleared during a reset phase)
+        self.gates = {}  # a job that is a name waits until gates[name] is true
 
     def expected(self, addr, words):
         return [self.memory.word(addr + k * self.nb) for k in range(words)]
@@ -216,16 +220,18 @@ class Bench:
         one per cycle with probability ``drain``; random back-pressure ``pause``; reports no
         space in the first ``hold`` cycles of a job."""
         port, rng = self.dma.rd[c], self.rng
-        while not self.go:
-            await ctx.tick()
         occ = 0
-        for addr, words in jobs:
+        for job in jobs:
+            if await self.gate(ctx, job):
+                continue
+            addr, words = job
             ctx.set(port.addr, addr)
             ctx.set(port.words, words)
             ctx.set(port.start, 1)
             got, first, cycle = [], True, 0
             while True:
-                ready = occ < cap and rng.random() >= pause
+                # A halted client stops taking beats.
+                ready = occ < cap and rng.random() >= pause and not ctx.get(self.dma.halt)
                 ctx.set(port.data.ready, ready)
                 ctx.set(port.space, min(cap - occ, 2**24 - 1) if cycle >= hold else 0)
                 cycle += 1
@@ -246,9 +252,10 @@ class Bench:
     async def writer(self, ctx, jobs, *, pause=0.0, results):
         """The write client: random data and strobes for each job, random pauses."""
         dma, rng = self.dma, self.rng
-        while not self.go:
-            await ctx.tick()
-        for addr, words in jobs:
+        for job in jobs:
+            if await self.gate(ctx, job):
+                continue
+            addr, words = job
             beats = [(rng.randrange(2 ** (8 * self.nb)), rng.randrange(2 ** self.nb))
                      for _ in range(words)]
             ctx.set(dma.wr_addr, addr)
@@ -256,8 +263,9 @@ class Bench:
             ctx.set(dma.wr_start, 1)
             sent, first, valid = 0, True, False
             while True:
-                # A stream producer holds valid until ready.
-                valid = sent < words and (valid or rng.random() >= pause)
+                # A stream producer holds valid until ready; a halted one offers no new beat.
+                valid = sent < words and (valid or (rng.random() >= pause
+                                                    and not ctx.get(dma.halt)))
                 ctx.set(dma.wr_data.valid, valid)
                 if sent < words:
                     ctx.set(dma.wr_data.payload, {"data": beats[sent][0], "strb": beats[sent][1]})
@@ -271,6 +279,14 @@ class Bench:
                 first = False
             ctx.set(dma.wr_data.valid, 0)
             results.append((addr, beats, sent, int(error)))
+
+    async def gate(self, ctx, job):
+        """Waits for the gate if ``job`` names one."""
+        if not isinstance(job, str):
+            return False
+        while not self.gates.get(job):
+            await ctx.tick()
+        return True
 
     def read_client(self, c, jobs, **kwargs):
         async def bench(ctx):
@@ -440,7 +456,6 @@ def test_a_client_without_credit_waits_and_others_pass():
 def test_reset_in_the_middle_then_exact_transfers(data_width):
     b = Bench(11, latency=1, pause=0.3, data_width=data_width, max_burst=[32, 8, 64])
     dma = b.dma
-    b.go = False
 
     async def chaos(ctx):
         """Start everything, run a while with random ready, reset, release the clients."""
@@ -467,10 +482,10 @@ def test_reset_in_the_middle_then_exact_transfers(data_width):
         ctx.set(b.rst, 0)
         ctx.set(dma.wr_data.valid, 0)
         assert not any(ctx.get(port.busy) for port in dma.rd) and not ctx.get(dma.wr_busy)
-        b.go = True
+        b.gates["reset"] = True
 
-    jobs = [[b.job(c, n)] for c, n in enumerate((50, 20, 77))]
-    wjobs = [b.job(3, 40)]
+    jobs = [["reset", b.job(c, n)] for c, n in enumerate((50, 20, 77))]
+    wjobs = ["reset", b.job(3, 40)]
     results = [[] for _ in range(3)]
     wres = []
     before = bytearray(b.memory.mem)
@@ -478,11 +493,97 @@ def test_reset_in_the_middle_then_exact_transfers(data_width):
                    for c in range(3)],
           b.write_client(wjobs, pause=0.2, results=wres))
     for c in range(3):
-        assert results[c][0][2:] == (b.expected(*jobs[c][0]), 0)
+        assert results[c][0][2:] == (b.expected(*jobs[c][1]), 0)
     (addr, beats, sent, err), = wres
     assert sent == len(beats) and not err
     after = apply_writes(bytearray(before), wres, b.nb)
     assert b.memory.mem[addr:addr + 40 * b.nb] == after[addr:addr + 40 * b.nb]
+
+
+@pytest.mark.parametrize("data_width, halt_at", [(32, 60), (64, 150), (128, 101)])
+def test_halt_abandons_every_transfer_and_nothing_resumes(data_width, halt_at):
+    """halt: no AR or AW after it, bursts in flight finish (reads dropped, writes without
+    strobes), every busy falls; after halt falls nothing resumes and new jobs are exact."""
+    b = Bench(halt_at, latency=2, pause=0.3, data_width=data_width, max_burst=[16, 8, 32],
+              max_outstanding_reads=3)
+    dma, stats = b.dma, b.memory.stats
+    jobs = [[b.job(c, n), "again", b.job(c, 9)] for c, n in enumerate((200, 150, 250))]
+    wjobs = [b.job(3, 200), "again", b.job(3, 33)]
+    before = bytearray(b.memory.mem)
+
+    async def control(ctx):
+        await ctx.tick().repeat(halt_at)
+        ctx.set(dma.halt, 1)
+        for _ in range(300):
+            busy = [ctx.get(p.busy) for p in dma.rd] + [ctx.get(dma.wr_busy)]
+            if not any(busy):
+                break
+            await ctx.tick()
+        assert not any(busy), "halt did not end the transfers"
+        assert all(t <= halt_at for t, _, _ in stats.ar), "AR after halt"
+        assert not b.memory.reads and not b.memory.writes and not b.memory.resps
+        ctx.set(dma.halt, 0)
+        n_ar, n_aw = len(stats.ar), len(stats.aw)
+        await ctx.tick().repeat(30)
+        assert (len(stats.ar), len(stats.aw)) == (n_ar, n_aw), "a transfer resumed"
+        b.gates["again"] = True
+
+    results = [[] for _ in range(3)]
+    wres = []
+    b.run(control, *[b.read_client(c, jobs[c], results=results[c], pause=0.2)
+                     for c in range(3)], b.write_client(wjobs, pause=0.2, results=wres))
+    for c in range(3):
+        (addr, words, got, error), (addr2, words2, got2, error2) = results[c]
+        assert not error and len(got) < words and got == b.expected(addr, len(got))
+        assert not error2 and got2 == b.expected(addr2, words2)
+    (addr, beats, sent, err), (_, beats2, sent2, err2) = wres
+    assert sent < len(beats) and sent2 == len(beats2) and not err and not err2
+    assert b.memory.mem == apply_writes(bytearray(before), wres, b.nb), \
+        "fillers after halt changed memory"
+
+
+def test_halt_in_the_cycle_credit_arrives_and_while_a_w_beat_waits():
+    """Credit and halt in the same cycle: no AR. A W beat offered but not yet taken when halt
+    rises stays on W unchanged until taken; the burst's other beats go out without strobes."""
+    b = Bench(9, data_width=32, max_burst=8)
+    dma, port, mem = b.dma, b.dma.rd[0], b.memory
+    mem.pauses["w"] = 1.0
+    before = bytearray(mem.mem)
+
+    async def bench(ctx):
+        ctx.set(port.addr, 0)
+        ctx.set(port.words, 32)
+        ctx.set(port.start, 1)
+        ctx.set(dma.wr_addr, 3 * REGION)
+        ctx.set(dma.wr_words, 16)
+        ctx.set(dma.wr_start, 1)
+        ctx.set(dma.wr_data.payload, {"data": 0x11223344, "strb": 0b1011})
+        ctx.set(dma.wr_data.valid, 1)
+        await ctx.tick()
+        ctx.set(port.start, 0)
+        ctx.set(dma.wr_start, 0)
+        await ctx.tick().repeat(9)
+        assert ctx.get(dma.bus.wvalid) and not ctx.get(dma.bus.wready)
+        ctx.set(port.space, 2**24 - 1)
+        ctx.set(dma.halt, 1)
+        await ctx.tick().repeat(3)
+        mem.pauses["w"] = 0.0
+        *_, ready = await ctx.tick().sample(dma.wr_data.ready)
+        while not ready:
+            *_, ready = await ctx.tick().sample(dma.wr_data.ready)
+        ctx.set(dma.wr_data.valid, 0)  # the halted producer offers nothing more
+        for _ in range(30):
+            *_, busy, wbusy = await ctx.tick().sample(port.busy, dma.wr_busy)
+            if not busy and not wbusy:
+                break
+        assert not busy and not wbusy
+
+    b.run(bench)
+    assert b.memory.stats.ar == []
+    assert [n for _, _, n in b.memory.stats.aw] == [8]
+    want = bytearray(before)
+    want[3 * REGION:3 * REGION + 4] = bytes([0x44, 0x33, before[3 * REGION + 2], 0x11])
+    assert b.memory.mem == want
 
 
 def test_zero_words_is_nothing_and_start_while_busy_is_ignored():

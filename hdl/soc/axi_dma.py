@@ -57,9 +57,10 @@ class AxiDma(wiring.Component):
     ``start`` (ignored while ``busy``) latches ``addr`` (byte address) and ``words`` (beats;
     0 = nothing). ``space`` says how many more beats the client can take now; a burst is issued
     for the client only if its length <= ``space`` minus the client's beats requested but not yet
-    delivered (tie ``space`` to the maximum for a client that always drains). Bursts are
-    arbitrated one at a time, fixed priority: the lowest-numbered client with work and credit
-    wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R beat),
+    delivered. A client that always drains ties ``space`` to its maximum, ``2**count_width - 1``:
+    a smaller constant lets no burst longer than it through (below ``max_burst`` it stops a
+    long transfer for good) and keeps bursts from overlapping. Bursts are arbitrated one at a time, fixed priority: the
+    lowest-numbered client with work and credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R beat),
     so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to the
     owner of the oldest burst on its ``data`` stream, in address order, and ``rready`` is that
     owner's ``data.ready``. ``busy`` is high from the cycle after ``start`` until the last beat
@@ -76,6 +77,13 @@ class AxiDma(wiring.Component):
     the write response of a burst is awaited before the next AW. After an error response the
     engine stops, with ``wr_error`` set until the next ``wr_start``; beats of the transfer not
     yet written stay in ``wr_data`` (the client flushes them).
+
+    ``halt`` (for a job stopped by an error) abandons every transfer: while it is high no
+    ``start`` is taken and no new burst is issued; read bursts in flight are taken from the bus
+    and dropped (not delivered, so a halted client need not drain); a write burst whose AW is
+    out completes, its remaining W beats sent with ``wstrb = 0`` (memory unchanged) instead of
+    waiting for ``wr_data``, and its response is awaited. The ``busy`` outputs fall when that is
+    done; the beats not yet requested are forgotten (nothing resumes when ``halt`` falls).
 
     ``stall`` is high in every cycle in which a read client or the write engine is busy but no
     R or W beat moves (memory latency and pauses, our own back-pressure, bursts waiting for
@@ -128,6 +136,7 @@ class AxiDma(wiring.Component):
             "wr_start": In(1), "wr_addr": In(addr_width), "wr_words": In(count_width),
             "wr_busy": Out(1), "wr_error": Out(1),
             "wr_data": In(stream.Signature(write_layout(data_width))),
+            "halt": In(1),
             "stall": Out(1),
         })
 
@@ -199,7 +208,7 @@ class AxiDma(wiring.Component):
             bad=Signal(name=f"rd{c}_bad"))
         busy = ((s.remain != 0) & ~s.err) | (s.pending != 0)
         m.d.comb += [port.busy.eq(busy), port.error.eq(s.err)]
-        start = port.start & ~busy
+        start = port.start & ~busy & ~self.halt
         m.d.sync += [
             s.len.eq(self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")),
             s.fresh.eq(~start & ~s.issue),
@@ -212,8 +221,10 @@ class AxiDma(wiring.Component):
             m.d.sync += [s.addr.eq(s.addr + s.len * beat), s.remain.eq(s.remain - s.len)]
         with m.If(s.bad):
             m.d.sync += s.err.eq(1)
+        with m.If(self.halt):  # the rest of the transfer is abandoned
+            m.d.sync += s.remain.eq(0)
         # Work and credit; an error seen this cycle already stops new bursts.
-        s.eligible = (s.fresh & (s.remain != 0) & ~s.err & ~s.bad
+        s.eligible = (s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt
                       & (s.len + s.pending <= port.space))
         return s
 
@@ -238,7 +249,8 @@ class AxiDma(wiring.Component):
         """R beats to the owner of the oldest burst; an error or a failed owner drops them."""
         bus = self.bus
         head = fifo.head
-        failed = Array(s.err for s in clients)[head] | bus.rresp[1]  # SLVERR or DECERR
+        # SLVERR or DECERR, a failed owner, or halt: the beat is taken and dropped.
+        failed = Array(s.err for s in clients)[head] | bus.rresp[1] | self.halt
         ready = Array(port.data.ready for port in self.rd)[head]
         m.d.comb += bus.rready.eq(fifo.head_valid & (failed | ready))
         r_beat = bus.rvalid & bus.rready
@@ -262,10 +274,12 @@ class AxiDma(wiring.Component):
         length = Signal(range(257), name="wr_len")
         sent = Signal(range(257), name="wr_sent")
         err = Signal(name="wr_err")
+        fill = Signal(name="wr_fill")  # halted: the burst's other beats go out without strobes
         m.d.comb += [
             self.wr_error.eq(err),
             bus.awaddr.eq(addr), bus.awlen.eq(length - 1),
-            bus.wdata.eq(self.wr_data.payload.data), bus.wstrb.eq(self.wr_data.payload.strb),
+            bus.wdata.eq(Mux(fill, 0, self.wr_data.payload.data)),
+            bus.wstrb.eq(Mux(fill, 0, self.wr_data.payload.strb)),
             bus.wlast.eq(sent == length - 1),
         ]
         w_beat = bus.wvalid & bus.wready
@@ -273,7 +287,7 @@ class AxiDma(wiring.Component):
         m.d.comb += self.wr_busy.eq(state != WriteState.IDLE)
         with m.Switch(state):
             with m.Case(WriteState.IDLE):
-                with m.If(self.wr_start):
+                with m.If(self.wr_start & ~self.halt):
                     m.d.sync += [addr.eq(self._aligned(self.wr_addr)),
                                  remain.eq(self.wr_words), err.eq(0)]
                     with m.If(self.wr_words != 0):
@@ -282,24 +296,33 @@ class AxiDma(wiring.Component):
                 m.d.sync += [length.eq(self._burst_length(m, addr, remain,
                                                           self.max_write_burst, "wr")),
                              sent.eq(0), state.eq(WriteState.ADDR)]
+                with m.If(self.halt):
+                    m.d.sync += state.eq(WriteState.IDLE)
             with m.Case(WriteState.ADDR):
                 m.d.comb += bus.awvalid.eq(1)
                 with m.If(bus.awready):
                     m.d.sync += state.eq(WriteState.DATA)
             with m.Case(WriteState.DATA):
-                m.d.comb += [bus.wvalid.eq(self.wr_data.valid),
-                             self.wr_data.ready.eq(bus.wready)]
+                with m.If(fill):
+                    m.d.comb += bus.wvalid.eq(1)
+                with m.Else():
+                    m.d.comb += [bus.wvalid.eq(self.wr_data.valid),
+                                 self.wr_data.ready.eq(bus.wready)]
+                    # Switch to fillers only where no offered beat is waiting (W must hold).
+                    with m.If(self.halt & ~(bus.wvalid & ~bus.wready)):
+                        m.d.sync += fill.eq(1)
                 with m.If(w_beat):
                     m.d.sync += sent.eq(sent + 1)
                     with m.If(bus.wlast):
                         m.d.sync += state.eq(WriteState.RESP)
             with m.Default():  # RESP
                 m.d.comb += bus.bready.eq(1)
+                m.d.sync += fill.eq(0)
                 with m.If(bus.bvalid):
                     m.d.sync += [addr.eq(addr + length * beat), remain.eq(remain - length)]
                     with m.If(bus.bresp[1]):
                         m.d.sync += err.eq(1)
-                    with m.If((remain == length) | bus.bresp[1]):
+                    with m.If((remain == length) | bus.bresp[1] | self.halt):
                         m.d.sync += state.eq(WriteState.IDLE)
                     with m.Else():
                         m.d.sync += state.eq(WriteState.PREP)
