@@ -1,5 +1,7 @@
 """Row gearbox: rows of bus words (with stride padding) -> zero-filled buffer lines, full width."""
 
+import math
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -112,11 +114,16 @@ class RowGearbox(wiring.Component):
         end = tail | (merge & lastw)
         emit, whole, stay = self._drain(m, can_out, total, end)
 
-        joined = Signal(8 * (cap + nb))  # accumulator with the word appended at byte n
+        # The accumulator with the word appended at byte n. A word with row bytes is only
+        # appended while the row's end is not in the accumulator, and then n is a multiple of
+        # gcd(bus_bytes, line_bytes) (whole words in, whole lines out): only those shifts exist.
+        joined = Signal(8 * (cap + nb))
         with m.Switch(n):
-            for k in range(cap + 1):
+            for k in range(0, cap + 1, math.gcd(nb, L)):
                 with m.Case(k):
                     m.d.comb += joined.eq(acc | (Mux(merge, word, 0) << 8 * k))
+            with m.Default():
+                m.d.comb += joined.eq(acc)
 
         with m.If(emit):
             m.d.sync += [
