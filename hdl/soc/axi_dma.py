@@ -56,15 +56,16 @@ class AxiDma(wiring.Component):
     Read clients ``rd[0] .. rd[read_clients - 1]`` (ports ``rd__<c>__<name>``): a pulse on
     ``start`` (ignored while ``busy``) latches ``addr`` (byte address) and ``words`` (beats;
     0 = nothing). ``space`` says how many more beats the client can take now; a burst is issued
-    for the client only if its length <= ``space`` minus the client's beats requested but not yet
-    delivered. A client that always drains ties ``space`` to its maximum, ``2**count_width - 1``:
-    a smaller constant lets no burst longer than it through (below ``max_burst`` it stops a
-    long transfer for good) and keeps bursts from overlapping. Bursts are arbitrated one at a time, fixed priority: the
-    lowest-numbered client with work and credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R beat),
-    so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to the
-    owner of the oldest burst on its ``data`` stream, in address order, and ``rready`` is that
-    owner's ``data.ready``. ``busy`` is high from the cycle after ``start`` until the last beat
-    has been delivered or dropped.
+    for the client only if its length <= ``space`` minus the client's beats requested but not
+    yet delivered. A client that always drains ties ``space`` to its maximum,
+    ``2**count_width - 1``: a smaller constant lets no longer burst through (below
+    ``max_burst`` it stops a long transfer for good) and keeps bursts from overlapping. Bursts
+    are arbitrated one at a time, fixed priority: the lowest-numbered client with work and
+    credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R
+    beat), so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to
+    the owner of the oldest burst on its ``data`` stream, in address order, and ``rready`` is
+    that owner's ``data.ready``. ``busy`` is high from the cycle after ``start`` until the last
+    beat has been delivered or dropped.
 
     Read errors: a beat with RRESP = SLVERR/DECERR is not delivered and sets the owner's
     ``error`` (held until its next ``start``); the client's other outstanding bursts are still
