@@ -93,13 +93,6 @@ class Sequencer(wiring.Component):
         m.d.sync += [self.flush.eq(0), self.go.eq(0), geo.start.eq(0), self.x_start.eq(0),
                      self.x_load.eq(0), self.x_feed.eq(0)]
 
-        fault = Mux(self.rd_error, ErrorCode.AXI_READ,
-                    Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
-        # (error flags of an earlier job are cleared by the flush during SETUP)
-        running = busy & (state != JobState.SETUP)
-        failing = running & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
-        with m.If(failing):
-            m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
         with m.If(self.clear & ~busy):
             m.d.sync += [self.done.eq(0), self.err_code.eq(ErrorCode.NONE), self.start_ignored.eq(0)]
         with m.If(self.start & busy):
@@ -144,6 +137,14 @@ class Sequencer(wiring.Component):
                     m.d.sync += state.eq(JobState.FINISH)
             with m.Default():  # FINISH
                 m.d.sync += [busy.eq(0), self.done.eq(1), state.eq(JobState.IDLE)]
+        fault = Mux(self.rd_error, ErrorCode.AXI_READ,
+                    Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
+        # After the state decoder, so that an error wins over a transition in the same cycle;
+        # error flags of an earlier job are cleared by the flush during SETUP.
+        running = busy & (state != JobState.SETUP)
+        failing = running & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
+        with m.If(failing):
+            m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
         return m
 
     def _load_chunk(self, m, addr, is_last):

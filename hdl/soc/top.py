@@ -139,7 +139,8 @@ class Accelerator(wiring.Component):
     def _dma_clients(self, m, dma, seq, params, gearbox, wpath, wb):
         cfg = self.config
         rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
-        always = cfg.w_fifo_words  # clients that always drain take any burst
+        # clients that always drain: credit for any burst on top of all bursts in flight
+        always = (dma.max_outstanding_reads + 1) * 256
         m.d.comb += [
             rd_p.start.eq(params.dma_start), rd_p.addr.eq(params.dma_addr),
             rd_p.words.eq(params.dma_words), rd_p.space.eq(always), params.dma_busy.eq(rd_p.busy),
