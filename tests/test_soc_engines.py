@@ -22,13 +22,11 @@ from verif.top_jobs import random_job
 
 
 async def wait_for(ctx, signal):
-    """Tick until ``signal`` is high. Background testbenches poll rather than await
-    ``tick().until()``: a generator left suspended in it when the simulation ends is torn down
-    later by the garbage collector, which upsets the interpreter (CPython 3.11)."""
-    while True:
+    """Tick until ``signal`` is high (now included). Background testbenches poll rather than
+    await ``tick().until()``: a generator left suspended in it when the simulation ends is torn
+    down later by the garbage collector, which upsets the interpreter (CPython 3.11)."""
+    while not ctx.get(signal):
         await ctx.tick()
-        if ctx.get(signal):
-            return
 
 
 def pack_words(data: bytes, bus: int) -> list[int]:
