@@ -98,6 +98,8 @@ def cmd_llm_study(args) -> None:
     if g.get("checked"):
         print(f"goal: {g['method']} at {g['bpw']:.3f} bits/weight -> {'met' if g['met'] else 'not met'} "
               + "; ".join(f"{t} {row['ratio_to_float']:.2f}x float" for t, row in g["per_text"].items()))
+    else:
+        print("goal: not checked (no FineQ variant at or under 2.8 bits/weight in this run)")
     print(f"-> {paths['json']}, {paths['md']}, {paths['plot']}")
 
 

@@ -36,9 +36,8 @@ import torch
 from . import format as fmt
 from .errors import FineQError
 from .fineq import to_planes
-from .fineq_variants import _FineQColumns, _error_min_block, best_formats, refit_scales
+from .fineq_variants import _FineQColumns, _error_min_block, best_formats
 from .gptq import DAMP, check_hessian, gptq_columns, prepare
-from .scale_search import FP16_TINY, to_fp16
 from .weights import as_weight_matrix
 
 FORMAT = "fineq-v2"
@@ -115,13 +114,37 @@ def _grouped(w: torch.Tensor, group: int) -> torch.Tensor:
     return torch.nn.functional.pad(w, (0, g * group - k)).reshape(n * g, group)
 
 
+FP16_SUB = 2.0**-24  # smallest positive (subnormal) float16
+
+
+def to_fp16_row(s: torch.Tensor) -> torch.Tensor:
+    """Round row scales to float16, subnormals included: ``s_row`` only sets the grid
+    ``{s_row * e}`` of a row's group scales, whose resolution comes from ``e``, so a row of small
+    weights needs an ``s_row`` below float16's smallest normal number (2**-14)."""
+    return s.clamp(FP16_SUB, 65504.0).to(torch.float16).to(torch.float32)
+
+
 def two_level(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Group scales t [N, groups] (>= 0) -> (float16-exact s_row [N], integer e [N, groups])."""
-    top = t.amax(dim=1).clamp_min(FP16_TINY * E_MAX)
-    s_row = to_fp16(top / E_MAX)
-    s_row = torch.where(top / s_row > E_MAX + 0.5, to_fp16(s_row * (1 + 2**-10)), s_row)
+    top = t.amax(dim=1).clamp_min(FP16_SUB * E_MAX)
+    s_row = to_fp16_row(top / E_MAX)
+    s_row = torch.where(top / s_row > E_MAX + 0.5, to_fp16_row(s_row * (1 + 2**-9)), s_row)
     e = torch.round(t / s_row[:, None]).clamp_(E_MIN, E_MAX)
     return s_row, e
+
+
+def refit_row_scales(w, codes, s_row, h) -> torch.Tensor:
+    """Per row, the float16 ``s_row`` minimising ``(w - s c) H (w - s c)^T`` for fixed integer
+    weights ``c = e * q``, where it is better than the current one."""
+    num = (w @ h * codes).sum(1)
+    den = ((codes @ h) * codes).sum(1)
+    cand = to_fp16_row(torch.where(den > 0, num / den.clamp_min(1e-30), s_row))
+
+    def err(s):
+        d = w - s[:, None] * codes
+        return ((d @ h) * d).sum(1)
+
+    return torch.where(err(cand) < err(s_row), cand, s_row)
 
 
 def _layer_from(codes_planes: torch.Tensor, formats: torch.Tensor, s_row, e, group: int, k: int):
@@ -185,12 +208,12 @@ def quantize_v2_error_feedback(w, h, group: int = DEFAULT_GROUP, *, damp: float 
     n, k = w.shape
     h = check_hessian(h, k, name)
     start = quantize_v2_error_min(w, group, name=name)
-    s_row = torch.from_numpy(start.scales.astype(np.float32)).clamp_min(FP16_TINY)
+    s_row = torch.from_numpy(start.scales.astype(np.float32))
     wd, u, hd = prepare(w, h, damp, name)
     quantizer = _GroupColumns(s_row, num_groups(k, group), group, k)
     gptq_columns(wd, u, quantizer, block=group)  # block starts on group (and cluster) starts
     codes = quantizer.codes
     if refit:
         flat = codes.permute(0, 2, 1).reshape(n, -1)[:, :k] * column_scales(torch.ones(n), quantizer.e, group, k)
-        s_row = refit_scales(wd, flat, s_row, hd)
+        s_row = refit_row_scales(wd, flat, s_row, hd)
     return _layer_from(codes, quantizer.formats, s_row, quantizer.e, group, k)
