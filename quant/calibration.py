@@ -65,17 +65,22 @@ def hessians_of_batches(model, batches, total: int, *, layers: dict | None = Non
     sums = {name: torch.zeros(lin.in_features, lin.in_features, dtype=torch.float64)
             for name, lin in layers.items()}
     counts = dict.fromkeys(layers, 0)
-    state = {"mask": None}
+    state = {"mask": None, "last": None}  # last: (input tensor, kept alive so identity is safe, product, rows)
 
     def hook(name):
         def record(module, inputs, output):
-            x = inputs[0].detach()
-            mask = state["mask"]
-            if mask is not None and x.dim() == 3 and x.shape[:2] == mask.shape:
-                x = x[mask]
-            x = x.reshape(-1, x.shape[-1]).to(torch.float32)
-            sums[name] += (x.T @ x).to(torch.float64)  # float32 product per batch, float64 running sum
-            counts[name] += x.shape[0]
+            x = inputs[0]
+            last = state["last"]
+            if last is None or last[0] is not x:  # q/k/v (gate/up) read the same tensor object: one product
+                xs = x.detach()
+                mask = state["mask"]
+                if mask is not None and xs.dim() == 3 and xs.shape[:2] == mask.shape:
+                    xs = xs[mask]
+                xs = xs.reshape(-1, xs.shape[-1]).to(torch.float32)
+                state["last"] = (x, (xs.T @ xs).to(torch.float64), xs.shape[0])  # float32 product per batch
+            _, prod, rows = state["last"]
+            sums[name] += prod  # float64 running sum
+            counts[name] += rows
         return record
 
     handles = [lin.register_forward_hook(hook(name)) for name, lin in layers.items()]
@@ -83,8 +88,10 @@ def hessians_of_batches(model, batches, total: int, *, layers: dict | None = Non
         for batch in tqdm(batches, total=total, desc="calibration", unit="batch", disable=not progress,
                           leave=False):
             state["mask"] = batch["attention_mask"].bool() if "attention_mask" in batch else None
+            state["last"] = None
             model(**batch)
     finally:
+        state["last"] = None
         for h in handles:
             h.remove()
     missing = [n for n, c in counts.items() if c == 0]

@@ -16,8 +16,11 @@ per weight are written after every method (the last one complete).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -128,9 +131,85 @@ def quantize_method(model, method: str, layers: dict, hessians, progress: bool) 
     return out, extra
 
 
+def cached_hessians(model, ids, layers: dict, calib_path, progress: bool) -> dict:
+    """(Hessians, seconds it took to collect them), cached beside the calibration ids they come from."""
+    from pathlib import Path
+
+    path = Path(calib_path).with_name(Path(calib_path).stem + f"-hessians-{len(layers)}.pt")
+    if path.is_file():
+        c = torch.load(path)
+        h = c["hessians"]
+        if set(h) == set(layers) and all(h[n].shape[0] == lin.in_features for n, lin in layers.items()):
+            return h, c["seconds"]
+    start = time.perf_counter()
+    h = collect_hessians_ids(model, ids, layers=layers, progress=progress)
+    seconds = time.perf_counter() - start
+    tmp = path.with_name(path.name + ".partial")
+    torch.save({"hessians": h, "seconds": seconds}, tmp)
+    tmp.replace(path)
+    return h, seconds
+
+
+CACHE_DIR = Path("build/cache/llm")
+QUANTIZER_SOURCES = ("fineq.py", "fineq_variants.py", "fineq_v2.py", "gptq.py", "owq.py", "rtn.py", "scale_search.py",
+                     "format.py", "equalize.py", "calibration.py", "checkpoint.py")
+EVAL_SOURCES = ("perplexity.py", "texts.py")
+
+
+def source_hash(names) -> str:
+    """Hash of the code that makes a cached result: any change to it invalidates the cache."""
+    h = hashlib.sha256()
+    for name in names:
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_path(kind: str, name: str, *parts) -> Path:
+    key = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
+    return CACHE_DIR / name / f"{kind}-{key}.pt"
+
+
+def cached_quantization(model, method: str, layers: dict, hessians, calib_path, folder, progress: bool):
+    """quantize_method, cached under build/cache/llm (keyed by the method, the model, the calibration
+    and the quantizers' source): (layers, extras, quantization seconds, peak MB, cached?)."""
+    _, calibrated = registries()
+    calib = calib_path if (method.startswith(AWQ) or method in calibrated) else None
+    path = cache_path(method, folder.name, method, folder, calib, source_hash(QUANTIZER_SOURCES))
+    if path.is_file():
+        c = torch.load(path, weights_only=False)
+        with torch.no_grad():
+            own = model.state_dict()
+            for k, v in c["norms"].items():
+                own[k].copy_(v)
+        return c["layers"], c["extra"], c["seconds"], c["peak_mb"], True
+    start = time.perf_counter()
+    with PeakMemory() as pm:
+        out, extra = quantize_method(model, method, layers, hessians, progress)
+    seconds = time.perf_counter() - start
+    norms = {k: v.detach().clone() for k, v in model.state_dict().items() if "norm" in k}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"layers": out, "extra": extra, "seconds": seconds, "peak_mb": pm.peak_mb, "norms": norms},
+               path.with_suffix(".partial"))
+    path.with_suffix(".partial").replace(path)
+    return out, extra, seconds, pm.peak_mb, False
+
+
 def needs_calibration(methods) -> bool:
     _, calibrated = registries()
     return any(m.startswith(AWQ) or m in calibrated for m in methods)
+
+
+def float_entry(model, ev: Texts, folder: Path, progress: bool) -> dict:
+    """The float model's perplexities (cached: they depend only on the model, texts and windows)."""
+    path = cache_path("fp32", folder.name, folder, ev.info, source_hash(EVAL_SOURCES), torch.__version__)
+    if path.is_file():
+        return torch.load(path)
+    start = time.perf_counter()
+    entry = {"bpw": 32.0, "seconds": 0.0, "peak_mb": 0.0, "family": "float", "ppl": ev.score(model, "fp32", progress)}
+    entry["eval_seconds"] = time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(entry, path)
+    return entry
 
 
 def run_llm_study(model_spec, methods=LLM_METHODS, *, texts=DEFAULT_TEXTS, seqlen: int = SEQLEN,
@@ -153,32 +232,28 @@ def run_llm_study(model_spec, methods=LLM_METHODS, *, texts=DEFAULT_TEXTS, seqle
               "weights": sum(lin.weight.numel() for lin in layers.values()), "machine": machine(),
               "threads": torch.get_num_threads(), "texts": ev.info, "calibration": {}, "complete": False,
               "methods": {}}
-    start = time.perf_counter()
-    report["methods"]["fp32"] = {"bpw": 32.0, "seconds": 0.0, "peak_mb": 0.0, "family": "float",
-                                 "ppl": ev.score(model, "fp32", progress)}
-    report["methods"]["fp32"]["eval_seconds"] = time.perf_counter() - start
+    report["methods"]["fp32"] = float_entry(model, ev, folder, progress)
     hessians, calib_seconds, ids = None, 0.0, None
     if needs_calibration(methods) or hardware:
-        start = time.perf_counter()
         ids, path = calibration_ids(model, tokenizer, name, folder, sequences=calib_sequences, length=calib_length,
                                     seed=seed, progress=progress)
-        hessians = collect_hessians_ids(model, ids, layers=layers, progress=progress) if needs_calibration(
-            methods) else None
-        calib_seconds = time.perf_counter() - start
+        if needs_calibration(methods):  # the seconds are those of the pass that made the (cached) Hessians
+            hessians, calib_seconds = cached_hessians(model, ids, layers, path, progress)
         report["calibration"] = {"source": "generated by the float model (temperature 1, from the BOS token)",
                                  "sequences": calib_sequences, "length": calib_length, "seed": seed,
                                  "tokens": int(ids.numel()), "file": str(path), "seconds": calib_seconds}
     original = snapshot(model)
     _, calibrated = registries()
     for method in tqdm(methods, desc="study", unit="method", disable=not progress):
-        start = time.perf_counter()
-        with PeakMemory() as pm:
-            out, extra = quantize_method(model, method, layers, hessians, progress)
+        out, extra, seconds, peak_mb, hit = cached_quantization(model, method, layers, hessians,
+                                                                report["calibration"].get("file"), folder, progress)
         calibrated_method = method.startswith(AWQ) or method in calibrated
-        seconds = time.perf_counter() - start + (calib_seconds if calibrated_method else 0.0)
+        seconds += calib_seconds if calibrated_method else 0.0
         apply_layers(model, out)
-        entry = {"bpw": summarize_bpw(out), "seconds": seconds, "peak_mb": pm.peak_mb, "family": family(method),
+        entry = {"bpw": summarize_bpw(out), "seconds": seconds, "peak_mb": peak_mb, "family": family(method),
                  "calibrated": calibrated_method, **extra, "ppl": ev.score(model, method, progress)}
+        if hit:
+            entry["quantization_cached"] = True
         fractions = [(lay.outlier_fraction, lay.clusters.size) for lay in out.values() if hasattr(lay, "clusters")]
         if len(fractions) == len(out):
             entry["outlier_fraction"] = sum(f * c for f, c in fractions) / sum(c for _, c in fractions)
