@@ -11,6 +11,7 @@ GOAL_BPW = 2.8
 GOAL_RATIO = 2.0  # the paper's LLaMA-2-7B ratio: 10.94 against 5.47
 GOAL_GPTQ = "gptq3-g128"
 GOAL_OWQ = "owq2"
+PLOT_TOP = 30.0  # the plot's perplexity axis ends at 30x float
 
 
 def _ppl(v: float) -> str:
@@ -86,18 +87,24 @@ def plot(report: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(texts), figsize=(7 * len(texts), 5), squeeze=False)
     colors = {}
     for ax, t in zip(axes[0], texts):
+        f = report["methods"]["fp32"]["ppl"][t]
+        top = PLOT_TOP * f  # off-scale methods are drawn at the top edge, their value in the label
         for m, r in report["methods"].items():
-            if m == "fp32" or not math.isfinite(r["ppl"][t]):
+            if m == "fp32":
                 continue
             c = colors.setdefault(r["family"], f"C{len(colors) % 10}")
-            ax.scatter(r["bpw"], r["ppl"][t], color=c, label=r["family"], s=30,
-                       marker="*" if "fineq" in m else "o")
-            ax.annotate(m, (r["bpw"], r["ppl"][t]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        f = report["methods"]["fp32"]["ppl"][t]
+            v = r["ppl"][t]
+            off = not math.isfinite(v) or v > top
+            y = top if off else v
+            ax.scatter(r["bpw"], y, color=c, label=r["family"], s=30,
+                       marker="^" if off else ("*" if "fineq" in m else "o"))
+            ax.annotate(f"{m} ({_ppl(v)})" if off else m, (r["bpw"], y), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
         ax.axhline(f, color="grey", ls="--", lw=1, label=f"float ({f:.1f})")
         ax.axhline(GOAL_RATIO * f, color="grey", ls=":", lw=1, label=f"goal: {GOAL_RATIO:g}x float")
         ax.axvline(GOAL_BPW, color="grey", ls=":", lw=0.8)
         ax.set_yscale("log")
+        ax.set_ylim(0.8 * f, 1.3 * top)
         ax.set_xlabel("bits per weight (audited from stored bytes)")
         ax.set_ylabel("perplexity (log scale)")
         ax.set_title(f"{t}: {report['texts'][t]['windows']} windows of {report['texts'][t]['seqlen']} tokens")
