@@ -90,6 +90,7 @@ def cmd_llm_study(args) -> None:
         report = run_llm_study(args.model, args.methods or LLM_METHODS, texts=args.texts, seqlen=args.seqlen,
                                windows=args.windows, calib_sequences=args.calib_sequences,
                                calib_length=args.calib_length, hardware=args.hardware or (),
+                               hardware_rules=args.hardware_rules, hardware_per_tensor=not args.no_per_tensor,
                                progress=not args.quiet,
                                on_result=lambda partial: write_llm_reports(partial, out_dir, with_plot=False))
     paths = write_llm_reports(report, out_dir)
@@ -242,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--hardware", nargs="+", default=None, metavar="M",
                    help="also measure these methods' perplexity on the golden integer arithmetic "
                         "(INT8 activations, exact GEMM, the vector unit)")
+    g.add_argument("--hardware-rules", nargs="+", default=None, metavar="RULE",
+                   help="output-scale rules of the INT8 requantization: max p99.99 p99.9 (one sigma per layer), "
+                        "ch-max ch-p99.9 (one per output channel); default: max p99.99 ch-max")
+    g.add_argument("--no-per-tensor", action="store_true", help="skip the per-tensor activation variant")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "

@@ -149,14 +149,25 @@ def make_requant(
     return Requant(bias=bias_q.astype(np.int32), mult=mult, shift=shift)
 
 
-def make_requant_per_token(weight_scales: np.ndarray, sigma: float) -> Requant:
-    """Per-token mode: ``mult[n] / 2**shift[n] ~ s_w[n] / sigma``; no bias (the host adds it)."""
-    return make_requant(1.0, weight_scales, sigma, None)
+def make_requant_per_token(weight_scales: np.ndarray, sigma) -> Requant:
+    """Per-token mode: ``mult[n] / 2**shift[n] ~ s_w[n] / sigma`` (``sigma`` one static scale per
+    layer, or one per output channel ``[N]``: the multiplier is per channel anyway); no bias (the
+    host adds it)."""
+    w = np.asarray(weight_scales, dtype=np.float64)
+    sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), w.shape)
+    if not (np.isfinite(sig).all() and (sig > 0).all()):
+        raise FineQError("output scale must be finite and positive")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise FineQError("activation and weight scales must be finite and positive")
+    mult, shift = fixed_point_multiplier(w / sig)
+    return Requant(bias=np.zeros(w.shape, np.int32), mult=mult, shift=shift)
 
 
-def dequantize_per_token(y_q: np.ndarray, act_scale: np.ndarray, sigma: float) -> np.ndarray:
-    """Real value of per-token INT8 outputs: ``y_q[m, n] * sigma * s_x[m]`` (float64)."""
-    return np.asarray(y_q, np.float64) * float(sigma) * np.asarray(act_scale, np.float64)[:, None]
+def dequantize_per_token(y_q: np.ndarray, act_scale: np.ndarray, sigma) -> np.ndarray:
+    """Real value of per-token INT8 outputs: ``y_q[m, n] * sigma[n] * s_x[m]`` (float64; ``sigma``
+    a scalar or one per output channel)."""
+    sig = np.asarray(sigma, np.float64).reshape(1, -1) if np.ndim(sigma) else float(sigma)
+    return np.asarray(y_q, np.float64) * sig * np.asarray(act_scale, np.float64)[:, None]
 
 
 def requantize(acc: np.ndarray, rq: Requant) -> np.ndarray:

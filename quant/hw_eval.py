@@ -5,9 +5,10 @@ exact integer GEMM, the vector unit), the rest of the model in float. Variants m
 
 * ``int32-per-token``: per-token INT8 activations, the INT32 bypass, the host applies
   ``s_x[m] s_w[n]`` in float;
-* ``int8-per-token-<rule>``: the vector unit's INT8 requantization with one static output scale
-  ``sigma`` per layer, chosen on calibration text by ``rule`` (``max`` or a high percentile of
-  ``|acc * s_w|``, divided by 127), the INT8 output read back as ``y_q * sigma * s_x[m]``;
+* ``int8-per-token-<rule>``: the vector unit's INT8 requantization with a static output scale
+  ``sigma`` chosen on calibration text by ``rule`` (``max`` or a high percentile of ``|acc * s_w|``,
+  divided by 127), one per layer, or with ``ch-`` one per output channel (free: the multiplier is
+  per channel anyway); the INT8 output is read back as ``y_q * sigma[n] * s_x[m]``;
 * ``int32-per-tensor``: per-tensor INT8 activations (the contract before issue #9), bypass.
 
 ``sigma`` is calibrated on the hardware model itself (earlier layers already quantized), in
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from .hw_model import hardware_layers, install, set_mode, uninstall
 
 SIGMA_SEQUENCES = 8
-DEFAULT_RULES = ("max", "p99.99")
+DEFAULT_RULES = ("max", "p99.99", "ch-max")
 
 
 @torch.no_grad()
@@ -36,9 +37,10 @@ def calibrate_sigma(model, ids: torch.Tensor, *, batch: int = 4, progress: bool 
         body(input_ids=ids[i : i + batch])
 
 
-def hardware_perplexity(model, quantized: dict, texts, calib_ids: torch.Tensor, *, rules=DEFAULT_RULES,
+def hardware_perplexity(model, quantized: dict, texts, calib_ids: torch.Tensor, *, rules=None,
                         per_tensor: bool = True, progress: bool = True) -> dict:
     """{variant: {"ppl": {text: ppl}, ...}} with the model's quantized layers on the golden arithmetic."""
+    rules = DEFAULT_RULES if rules is None else rules
     start = time.perf_counter()
     undo = install(model, quantized, per_token=True, mode="calibrate")
     out = {}
@@ -48,9 +50,9 @@ def hardware_perplexity(model, quantized: dict, texts, calib_ids: torch.Tensor, 
         out["int32-per-token"] = {"ppl": texts.score(model, "hw int32/token", progress)}
         for rule in rules:
             set_mode(model, "int8", rule)
-            sig = [m.sigma for m in hardware_layers(model).values()]
+            sig = torch.cat([m.sigma.flatten() for m in hardware_layers(model).values()])
             out[f"int8-per-token-{rule}"] = {"ppl": texts.score(model, f"hw int8/{rule}", progress),
-                                             "sigma_median": float(torch.tensor(sig).median())}
+                                             "sigma_median": float(sig.median())}
         if per_tensor:
             set_mode(model, "int32")
             for m in hardware_layers(model).values():

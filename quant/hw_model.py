@@ -28,7 +28,7 @@ from .errors import FineQError
 
 MODES = ("int8", "int32", "calibrate")
 F32_EXACT_K = (2**24) // (golden.ACT_MAX * golden.WEIGHT_MAX_ABS)  # 33,025
-SIGMA_RULES = ("max", "p99.99", "p99.9")
+SIGMA_RULES = ("max", "p99.99", "p99.9", "ch-max", "ch-p99.9")  # ch-: one sigma per output channel
 SAMPLE = 1 << 20
 
 
@@ -50,9 +50,10 @@ class HardwareLinear(torch.nn.Module):
         self.sigma, self.mult, self.shift = None, None, None
         self.stats = []
 
-    def set_sigma(self, sigma: float) -> None:
-        rq = golden.make_requant_per_token(self.s_w.numpy(), float(sigma))
-        self.sigma = float(sigma)
+    def set_sigma(self, sigma) -> None:
+        """One static output scale for the layer, or one per output channel (a tensor [N])."""
+        rq = golden.make_requant_per_token(self.s_w.numpy(), np.asarray(sigma, np.float64))
+        self.sigma = torch.as_tensor(np.asarray(sigma, np.float64))
         self.mult = torch.from_numpy(rq.mult.astype(np.int64))
         self.shift = torch.from_numpy(rq.shift.astype(np.int64))
 
@@ -75,7 +76,7 @@ class HardwareLinear(torch.nn.Module):
         if self.mode == "int8":
             if self.mult is None:
                 raise FineQError("the output scale sigma is not calibrated (set_sigma)")
-            y = self.requantize(acc).double() * self.sigma * s_x.double()[:, None]
+            y = self.requantize(acc).double() * self.sigma * s_x.double()[:, None]  # sigma: [] or [N]
         else:
             y = acc.double() * self.s_w[None, :] * s_x.double()[:, None]
             if self.mode == "calibrate":
@@ -89,13 +90,23 @@ class HardwareLinear(torch.nn.Module):
         v = (acc.double() * self.s_w[None, :]).abs().flatten().float()
         sample = v if v.numel() <= SAMPLE else v[torch.randperm(v.numel(), generator=torch.Generator().manual_seed(0))[:SAMPLE]]
         qs = torch.quantile(sample, torch.tensor([0.999, 0.9999]))
-        self.stats.append((float(v.max()), float(qs[1]), float(qs[0])))
+        per_channel = (acc.double() * self.s_w[None, :]).abs().float()  # [M, N]
+        ch_max = per_channel.amax(dim=0)
+        ch_p = torch.quantile(per_channel, 0.999, dim=0) if per_channel.shape[0] <= SAMPLE else ch_max
+        self.stats.append((float(v.max()), float(qs[1]), float(qs[0]), ch_max, ch_p))
 
-    def sigma_for(self, rule: str) -> float:
+    def sigma_for(self, rule: str):
+        """The output scale by ``rule``: the maximum over the calibration batches, or the mean of the
+        batches' percentiles; ``ch-`` rules give one per output channel."""
         if not self.stats:
             raise FineQError("no calibration statistics: run the model in mode 'calibrate' first")
+        if rule not in SIGMA_RULES:
+            raise FineQError(f"sigma rule must be one of {', '.join(SIGMA_RULES)}, got {rule!r}")
         col = SIGMA_RULES.index(rule)
         vals = [s[col] for s in self.stats]
+        if rule.startswith("ch-"):
+            v = torch.stack(vals).amax(0) if rule == "ch-max" else torch.stack(vals).mean(0)
+            return (v.double().clamp_min(1e-12) / golden.ACT_MAX).numpy()
         v = max(vals) if rule == "max" else sum(vals) / len(vals)
         return max(v, 1e-12) / golden.ACT_MAX
 

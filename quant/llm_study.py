@@ -214,7 +214,8 @@ def float_entry(model, ev: Texts, folder: Path, progress: bool) -> dict:
 
 def run_llm_study(model_spec, methods=LLM_METHODS, *, texts=DEFAULT_TEXTS, seqlen: int = SEQLEN,
                   windows: int = WINDOWS, calib_sequences: int = CALIB_SEQUENCES, calib_length: int = CALIB_LENGTH,
-                  seed: int = 0, hardware=(), progress: bool = True, on_result=None) -> dict:
+                  seed: int = 0, hardware=(), hardware_rules=None, hardware_per_tensor: bool = True,
+                  progress: bool = True, on_result=None) -> dict:
     """The study; ``hardware`` names methods whose golden-arithmetic perplexity is measured too."""
     from .models import model_folder_of
 
@@ -260,7 +261,8 @@ def run_llm_study(model_spec, methods=LLM_METHODS, *, texts=DEFAULT_TEXTS, seqle
         if method in hardware:
             from .hw_eval import hardware_perplexity
 
-            entry["hardware"] = hardware_perplexity(model, out, ev, ids, progress=progress)
+            entry["hardware"] = hardware_perplexity(model, out, ev, ids, rules=hardware_rules,
+                                                    per_tensor=hardware_per_tensor, progress=progress)
         report["methods"][method] = entry
         restore(model, original)
         report["complete"] = method == methods[-1]

@@ -126,3 +126,29 @@ def test_float32_integer_gemm_is_exact_up_to_the_stated_k():
     xs = torch.randint(-127, 128, (4, 2048), generator=g)
     qs = torch.randint(-4, 4, (8, 2048), generator=g)
     assert torch.equal((xs.float() @ qs.float().T).long(), xs @ qs.T)
+
+
+def test_per_channel_output_scales():
+    """One sigma per output channel: the same per-channel multiplier, y = y_q * sigma[n] * s_x[m]."""
+    g = np.random.default_rng(3)
+    w = torch.from_numpy(g.standard_normal((8, 48)).astype(np.float32)) * np.linspace(0.01, 1, 8)[:, None].astype(np.float32)
+    layer = quantize_fineq(w)
+    x_q, s_x = golden.quantize_activations_per_token(g.standard_normal((5, 48)).astype(np.float32))
+    acc = golden.int_gemm(x_q, layer.codes())
+    s_w = layer.scales.astype(np.float64)
+    sigma = np.abs(acc * s_w).max(axis=0) / 127  # per channel
+    rq = golden.make_requant_per_token(s_w, sigma)
+    y = golden.dequantize_per_token(golden.requantize(acc, rq), s_x, sigma)
+    exact = acc * s_w * s_x.astype(np.float64)[:, None]
+    assert (np.abs(y - exact) <= 0.5 * sigma * s_x.astype(np.float64)[:, None] + np.abs(exact) * 2**-14 + 1e-12).all()
+    hw = HardwareLinear(layer, None, mode="calibrate")
+    x = torch.from_numpy(x_q.astype(np.float32) * s_x[:, None])
+    hw(x)
+    hw.set_sigma(hw.sigma_for("ch-max"))
+    hw.mode = "int8"
+    assert np.allclose(hw(x).double().numpy(), golden.dequantize_per_token(
+        golden.requantize(golden.int_gemm(*[golden.quantize_activations_per_token(x.numpy())[0], layer.codes()]),
+                          golden.make_requant_per_token(s_w, hw.sigma_for("ch-max"))),
+        golden.quantize_activations_per_token(x.numpy())[1], hw.sigma_for("ch-max")), rtol=1e-6)
+    with pytest.raises(FineQError, match="sigma rule"):
+        hw.sigma_for("p50")
