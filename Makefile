@@ -10,7 +10,7 @@ APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 LLM_BEST     := fineq-v2-ef-emin-g96
-LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin $(LLM_BEST)
+LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin $(LLM_BEST) awq-$(LLM_BEST)
 LLM_METHODS  := rtn4 rtn3-g128 gptq3 gptq3-g128 owq2 fineq fineq-emin fineq-ef fineq-ef-emin fineq-v2-emin-g96 \
                 fineq-v2-ef-emin-g96 awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96
 
@@ -53,7 +53,7 @@ bench: setup
 	$(PY) -m verif.top_perf --sim icarus verilator --config default
 	$(PY) -m quant study --threads 1
 	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
-	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) --methods $(LLM_METHODS)
+	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
 	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
 	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
 
