@@ -46,6 +46,8 @@ def slice_jobs(golden, config_name):
         random_job(rng, 4, rows + 1, cols + 2, name="random"),
         random_job(rng, 2, cfg.max_k, cols - 1, name="random-max-k"),
         random_job(rng, 2 * cfg.chunk_m + 3, 2 * rows, 1, bypass=True, name="random-chunks"),
+        random_job(rng, 3, 5 * rows + 2, cols + 1, name="random-groups", group=2 * rows),
+        random_job(rng, 2, 3 * rows, cols, bypass=True, name="random-groups-int32", group=rows),
     ]
 
 
