@@ -1,7 +1,7 @@
 """Whole real layers through the accelerator: cycles, roofline efficiency, the cycle model
 (build/reports/perf.json and perf.md with a plot).
 
-    python -m verif.top_perf [--sim verilator] [--config default] [--tokens 1 8 64 256]
+    python -m verif.top_perf [--sim verilator icarus] [--config default] [--tokens 1 8 64 256]
                              [--buses 4 16] [--kinds fineq mac8x8] [--layers minilm]
 
 For every layer, array kind and bus width it runs the layer with each token count through the
@@ -68,6 +68,9 @@ def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause:
                  name=f"perf-{out_dir.name}", env={
                      "FINEQ_TB_JOBS": str(jobs_path), "FINEQ_TB_RESULTS": str(results),
                      "FINEQ_TB_PAUSE": str(pause)})
+    if not results.exists():
+        log = simulate.BUILD / "sim" / cfg.name / sim / top / "runs" / f"perf-{out_dir.name}" / "sim.log"
+        raise RuntimeError(f"the testbench failed before writing its results; see {log}")
     report = json.loads(results.read_text())
     report["wall_s"] = time.perf_counter() - t0
     report["build_s"] = build_s
@@ -237,7 +240,7 @@ def plot(records, path: Path):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verif.top_perf", description=__doc__.split("\n")[0])
-    parser.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
     parser.add_argument("--config", default="default", choices=["tiny", "default", "large"])
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
@@ -251,7 +254,8 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    records = run_sweep(args.sim, args.config, args.layers, args.tokens, args.buses, args.kinds)
+    records = [r for sim in args.sim
+               for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
     data = write_reports(records, args.config)
     print(verdict(records))
     print(f"top_perf: wrote {REPORTS / 'perf.json'} and {REPORTS / 'perf.md'}")

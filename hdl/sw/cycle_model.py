@@ -72,10 +72,12 @@ def job_bytes(m: int, k: int, n: int, cfg: AcceleratorConfig, bypass: bool) -> d
 
 
 def ideal_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool) -> dict:
-    """Roofline: max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle)."""
+    """Roofline: max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle). AXI reads
+    and writes have channels of their own, so the bandwidth bound is the larger direction."""
     n, k = q.shape
     compute = int(m * tile_beats(q, cfg).sum())
-    moved = sum(job_bytes(m, k, n, cfg, bypass).values())
+    b = job_bytes(m, k, n, cfg, bypass)
+    moved = max(b["weights"] + b["activations"] + b["params"], b["results"])
     bandwidth = math.ceil(moved / cfg.bus_bytes)
     return {"compute": compute, "bandwidth": bandwidth, "ideal": max(compute, bandwidth),
             "bound": "compute" if compute >= bandwidth else "bandwidth"}
