@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.setup-stamp
 APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+LLM_BEST     := fineq-v2-ef-emin-g96
+LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin $(LLM_BEST) awq-$(LLM_BEST)
+LLM_METHODS  := rtn4 rtn3-g128 gptq3 gptq3-g128 owq2 fineq fineq-emin fineq-ef fineq-ef-emin fineq-v2-emin-g96 \
+                fineq-v2-ef-emin-g96 awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96
 
 .PHONY: setup demo test verilog sim synth bench clean
 
@@ -21,6 +25,10 @@ $(STAMP): pyproject.toml scripts/setup.sh
 demo: setup
 	$(PY) -m quant eval
 	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
+	# Gemma-3-270M headline perplexity rows: a reduced run (1 window of 1024 tokens per text) that reuses the
+	# calibration text, Hessians and quantized layers cached under build/ by `make bench` (first run: tens of minutes)
+	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods $(LLM_HEADLINE)
+	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 16 --out build/vectors/gemma-l0-down_proj.npz
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
 	# a whole real layer through the accelerator, bit-exact, on both simulators
@@ -44,6 +52,8 @@ bench: setup
 	$(PY) -m verif bench
 	$(PY) -m verif.top_perf --sim icarus verilator --config default
 	$(PY) -m quant study --threads 1
+	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
+	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
 	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
 	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
 

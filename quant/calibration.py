@@ -43,32 +43,55 @@ def collect_hessians(model, tokenizer, texts: list[str], *, layers: dict | None 
     """``{layer name: H [K, K] float32}`` with ``H = 2/n sum_t x_t x_t^T`` over the real tokens."""
     if not texts:
         raise FineQError("calibration needs at least one text")
+    batches = (tokenizer(texts[i : i + BATCH], padding=True, truncation=True, max_length=MAX_TOKENS,
+                         return_tensors="pt") for i in range(0, len(texts), BATCH))
+    return hessians_of_batches(model, batches, -(-len(texts) // BATCH), layers=layers, progress=progress)
+
+
+@torch.no_grad()
+def collect_hessians_ids(model, ids: torch.Tensor, *, layers: dict | None = None, batch: int = 4,
+                         progress: bool = True) -> dict[str, torch.Tensor]:
+    """The same from token ids [S, L] (every position real), e.g. generated calibration text."""
+    if ids.ndim != 2 or ids.numel() == 0:
+        raise FineQError(f"calibration ids must be a non-empty [sequences, length] tensor, got {tuple(ids.shape)}")
+    batches = ({"input_ids": ids[i : i + batch]} for i in range(0, ids.shape[0], batch))
+    return hessians_of_batches(model, batches, -(-ids.shape[0] // batch), layers=layers, progress=progress)
+
+
+def hessians_of_batches(model, batches, total: int, *, layers: dict | None = None,
+                        progress: bool = True) -> dict[str, torch.Tensor]:
+    """Forward hooks on every linear layer over model-input ``batches``; padding masked out."""
     layers = linear_layers(model) if layers is None else layers
     sums = {name: torch.zeros(lin.in_features, lin.in_features, dtype=torch.float64)
             for name, lin in layers.items()}
     counts = dict.fromkeys(layers, 0)
-    state = {"mask": None}
+    state = {"mask": None, "last": None}  # last: (input tensor, kept alive so identity is safe, product, rows)
 
     def hook(name):
         def record(module, inputs, output):
-            x = inputs[0].detach()
-            mask = state["mask"]
-            if mask is not None and x.dim() == 3 and x.shape[:2] == mask.shape:
-                x = x[mask]
-            x = x.reshape(-1, x.shape[-1]).to(torch.float32)
-            sums[name] += (x.T @ x).to(torch.float64)  # float32 product per batch, float64 running sum
-            counts[name] += x.shape[0]
+            x = inputs[0]
+            last = state["last"]
+            if last is None or last[0] is not x:  # q/k/v (gate/up) read the same tensor object: one product
+                xs = x.detach()
+                mask = state["mask"]
+                if mask is not None and xs.dim() == 3 and xs.shape[:2] == mask.shape:
+                    xs = xs[mask]
+                xs = xs.reshape(-1, xs.shape[-1]).to(torch.float32)
+                state["last"] = (x, (xs.T @ xs).to(torch.float64), xs.shape[0])  # float32 product per batch
+            _, prod, rows = state["last"]
+            sums[name] += prod  # float64 running sum
+            counts[name] += rows
         return record
 
     handles = [lin.register_forward_hook(hook(name)) for name, lin in layers.items()]
     try:
-        for i in tqdm(range(0, len(texts), BATCH), desc="calibration", unit="batch", disable=not progress,
-                      leave=False):
-            batch = tokenizer(texts[i : i + BATCH], padding=True, truncation=True, max_length=MAX_TOKENS,
-                              return_tensors="pt")
+        for batch in tqdm(batches, total=total, desc="calibration", unit="batch", disable=not progress,
+                          leave=False):
             state["mask"] = batch["attention_mask"].bool() if "attention_mask" in batch else None
+            state["last"] = None
             model(**batch)
     finally:
+        state["last"] = None
         for h in handles:
             h.remove()
     missing = [n for n, c in counts.items() if c == 0]
@@ -87,10 +110,15 @@ def fineq_bpw(n: int, k: int) -> float:
 def calibrated_registry(threshold: float = 4.0) -> dict:
     """Methods that need the calibration Hessian: ``{name: f(w, h, name) -> layer}``."""
     from . import fineq_variants as fv
+    from .fineq_v2 import quantize_v2_error_feedback
     from .gptq import quantize_gptq
     from .owq import quantize_owq
 
+    v2 = {f"fineq-v2-ef-emin-g{g}{'' if d == 0.01 else f'-d{round(d * 100)}'}":
+          (lambda g, d: lambda w, h, name: quantize_v2_error_feedback(w, h, g, damp=d, name=name))(g, d)
+          for g in (96, 192) for d in (0.01, 0.1)}
     return {
+        **v2,
         "gptq2": lambda w, h, name: quantize_gptq(w, h, 2, name=name),
         "gptq3": lambda w, h, name: quantize_gptq(w, h, 3, name=name),
         "gptq2-g128": lambda w, h, name: quantize_gptq(w, h, 2, 128, name=name),

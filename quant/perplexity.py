@@ -48,10 +48,8 @@ def pydoc_text(path: str | os.PathLike = PYDOC_TEXT) -> Path:
     return path
 
 
-def load_causal_lm(model_dir: str | os.PathLike):
-    """(model, tokenizer) of a local Hugging Face causal LM, float32, eval mode, offline."""
-    path = model_folder(model_dir)
-    from transformers import AutoConfig, AutoModelForCausalLM
+def _causal_config(path: Path) -> tuple[bool, object]:
+    from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     try:
@@ -61,8 +59,23 @@ def load_causal_lm(model_dir: str | os.PathLike):
     archs = getattr(config, "architectures", None) or []
     causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs) if archs else (
         config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not config.is_encoder_decoder)
+    return causal, archs or config.model_type
+
+
+def is_causal_folder(path: str | os.PathLike) -> bool:
+    return _causal_config(model_folder(path))[0]
+
+
+def load_causal_lm(model_spec: str | os.PathLike):
+    """(model, tokenizer) of a local causal LM (folder, GGUF file or short name), float32, eval, offline."""
+    from transformers import AutoModelForCausalLM
+
+    from .models import model_folder_of
+
+    path = model_folder(model_folder_of(model_spec)[0])
+    causal, archs = _causal_config(path)
     if not causal:
-        raise FineQError(f"{path} is not a causal language model (architectures {archs or config.model_type}); "
+        raise FineQError(f"{path} is not a causal language model (architectures {archs}); "
                          "perplexity needs one that predicts the next token")
     return load_pretrained(path, AutoModelForCausalLM, "causal LM")
 
@@ -154,7 +167,9 @@ def run_perplexity(model_dir, text_path=None, methods=("rtn3", "fineq"), *, seql
         with torch.no_grad():
             for n, lin in layers.items():
                 lin.weight.copy_(original[n])
-    return {"model": Path(model_dir).name, "text": str(text_path), "text_source": source,
+    from .models import model_folder_of
+
+    return {"model": model_folder_of(model_dir, progress=False)[1], "text": str(text_path), "text_source": source,
             "tokens": int(ids.numel()), "seqlen": seqlen, "windows": results["fp32"]["windows"],
             "quantized_layers": len(layers), "methods": results}
 

@@ -63,7 +63,7 @@ def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256
     unknown = [m for m in methods if m not in plain and m not in calibrated]
     if unknown:
         raise FineQError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(all_methods())}")
-    model, tokenizer, name = load_model(model_dir)
+    model, tokenizer, name = load_model(model_dir, causal_ok=False)
     layers = linear_layers(model)
     original = {n: lin.weight.detach().clone() for n, lin in layers.items()}
     ev = Evaluation(model, tokenizer, n_sentences=n_sentences, n_pairs=n_pairs, progress=progress)

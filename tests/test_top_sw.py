@@ -8,12 +8,12 @@ import pytest
 
 from hdl.soc import regmap
 from hdl.soc.accel_config import AcceleratorConfig, accel_preset
-from hdl.datapath.config import preset
+from hdl.datapath.config import ArrayKind, preset
 from hdl.sw.driver import Status, field_value
 from hdl.sw.image import build_image, from_packed_file
 from quant import golden
 from quant.errors import FineQError
-from quant.format import encode_bytes, pack_words, unpack_clusters
+from quant.format import encode_bytes, unpack_clusters
 from verif.top_jobs import random_job
 
 
@@ -72,41 +72,64 @@ def test_driver_field_encoding_and_status_decoding():
     assert (st.busy, st.done, st.error, st.code) == (False, True, True, regmap.ErrorCode.AXI_READ)
 
 
-def test_image_layout_follows_the_documented_memory_map():
+@pytest.mark.parametrize("kind", [ArrayKind.FINEQ, ArrayKind.MAC8X8], ids=lambda k: k.value)
+@pytest.mark.parametrize("bus", [4, 16])
+def test_image_layout_follows_the_documented_memory_map(kind, bus):
+    cfg = accel_preset("tiny", kind=kind, bus_bytes=bus)
     rng = np.random.default_rng(0)
-    job = random_job(rng, 3, 11, 5)
-    img = build_image(job.clusters, job.k, job.x, job.rq, base=0x2000, align=64)
+    m, k, n = 3, 2 * cfg.rows + 5, cfg.cols + 5  # a partial K tile and a partial block
+    job = random_job(rng, m, k, n)
+    weights = job.w8 if kind is ArrayKind.MAC8X8 else job.clusters
+    img = build_image(weights, k, job.x, job.rq, cfg, base=0x2000, align=64)
     mem = np.frombuffer(img.data, dtype=np.uint8)
 
-    def region(addr, nbytes):
-        return mem[addr - img.base: addr - img.base + nbytes]
+    def byte(addr):
+        return int(mem[addr - img.base])
 
-    w = region(img.w_addr, 5 * 4 * 1).view("<u4").reshape(5, 1)  # ceil(ceil(11/3)/4) = 1 word
-    np.testing.assert_array_equal(w, pack_words(job.clusters))
-    x = region(img.x_addr, 3 * 12).view(np.int8).reshape(3, 12)  # rows of ceil(11/4) = 3 words
-    np.testing.assert_array_equal(x[:, :11], job.x)
-    assert not x[:, 11:].any(), "activation row padding must be zero"
-    p = region(img.p_addr, 5 * 8).view("<u4").reshape(5, 2)
-    np.testing.assert_array_equal(p[:, 0].view("<i4"), job.rq.bias)
-    np.testing.assert_array_equal(p[:, 1] & 0xFFFF, job.rq.mult)
-    np.testing.assert_array_equal(p[:, 1] >> 16, job.rq.shift)
-    assert img.y_addr % 64 == 0 and img.y_addr >= img.p_addr + 40
-    assert img.y_bytes == 3 * 8  # rows of ceil(5/4) = 2 words
-    np.testing.assert_array_equal(
-        img.expected, golden.requantize(golden.int_gemm(job.x, unpack_clusters(job.clusters, 11)), job.rq))
+    # W: block b, tile t, column c, byte j at ((b * KT + t) * C + c) * per_col + j
+    per_col = cfg.rows if kind is ArrayKind.MAC8X8 else cfg.rows // 3
+    kt, nb = -(-k // cfg.rows), -(-n // cfg.cols)
+    src = weights.view(np.uint8)
+    for b in range(nb):
+        for t in range(kt):
+            for c in range(cfg.cols):
+                for j in range(per_col):
+                    nn, kk = b * cfg.cols + c, t * per_col + j
+                    want = int(src[nn, kk]) if nn < n and kk < src.shape[1] else 0
+                    assert byte(img.w_addr + ((b * kt + t) * cfg.cols + c) * per_col + j) == want
+    # X: rows of ceil(K / B) * B bytes
+    stride = -(-k // bus) * bus
+    for mm in range(m):
+        row = [byte(img.x_addr + mm * stride + i) for i in range(stride)]
+        assert np.array(row[:k], dtype=np.uint8).view(np.int8).tolist() == job.x[mm].tolist()
+        assert not any(row[k:]), "activation row padding must be zero"
+    # P: block b at b * ceil(8C / B) * B, two words per channel
+    pstride = -(-8 * cfg.cols // bus) * bus
+    for nn in range(n):
+        b, c = divmod(nn, cfg.cols)
+        at = img.p_addr + b * pstride + 8 * c
+        words = np.frombuffer(bytes(mem[at - img.base:at - img.base + 8]), dtype="<u4")
+        assert int(words[0].view("<i4")) == int(job.rq.bias[nn])
+        assert int(words[1]) == int(job.rq.mult[nn]) | int(job.rq.shift[nn]) << 16
+    assert all(a % bus == 0 for a in (img.w_addr, img.x_addr, img.p_addr, img.y_addr))
+    assert img.y_stride == -(-n // bus) * bus and img.y_bytes == m * img.y_stride
+    q = job.w8.astype(np.int64) if kind is ArrayKind.MAC8X8 else unpack_clusters(job.clusters, k)
+    np.testing.assert_array_equal(img.expected, golden.requantize(golden.int_gemm(job.x, q), job.rq))
     raw = bytearray(b"\xee" * img.y_bytes)
-    for m in range(3):
-        raw[8 * m: 8 * m + 5] = img.expected[m].astype(np.int8).tobytes()
+    for mm in range(m):
+        raw[img.y_stride * mm: img.y_stride * mm + n] = img.expected[mm].astype(np.int8).tobytes()
     np.testing.assert_array_equal(img.decode_results(bytes(raw)), img.expected)
     assert img.registers()["MODE"] == 0
 
 
 def test_image_in_bypass_mode_has_no_params_and_int32_rows():
+    cfg = accel_preset("tiny", bus_bytes=16)
     job = random_job(np.random.default_rng(1), 2, 6, 3, bypass=True)
-    img = build_image(job.clusters, job.k, job.x, None)
-    assert img.bypass and img.registers()["MODE"] == 1 and img.y_bytes == 2 * 3 * 4
-    raw = img.expected.astype("<i4").tobytes()
-    np.testing.assert_array_equal(img.decode_results(raw), img.expected)
+    img = build_image(job.clusters, job.k, job.x, None, cfg)
+    assert img.bypass and img.registers()["MODE"] == 1 and img.y_stride == 16
+    raw = np.zeros((2, 4), dtype="<i4")
+    raw[:, :3] = img.expected
+    np.testing.assert_array_equal(img.decode_results(raw.tobytes()), img.expected)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -131,7 +154,7 @@ def test_image_rejects_bad_inputs_with_a_clear_message(change, message):
     elif change == "mult":
         rq = golden.Requant(rq.bias, np.array([2**15, 1], np.int32), rq.shift)
     with pytest.raises(FineQError, match=message):
-        build_image(clusters, 4, x, rq)
+        build_image(clusters, 4, x, rq, accel_preset("tiny"))
 
 
 def test_image_from_a_fineq_v1_packed_file(tmp_path):
@@ -142,20 +165,27 @@ def test_image_from_a_fineq_v1_packed_file(tmp_path):
     job = random_job(rng, 2, 9, 4)
     layer = FineQLayer(clusters=job.clusters, scales=np.ones(4, np.float16), k=9)
     path = save_packed(tmp_path / "w.safetensors", {"proj": layer}, threshold=4.0, source_model="test")
-    img = from_packed_file(path, "proj", job.x, job.rq)
+    cfg = accel_preset("tiny")
+    img = from_packed_file(path, "proj", job.x, job.rq, cfg)
     np.testing.assert_array_equal(img.expected, job.expected())
     with pytest.raises(FineQError, match="has no layer 'nope'"):
-        from_packed_file(path, "nope", job.x, job.rq)
+        from_packed_file(path, "nope", job.x, job.rq, cfg)
 
 
 def test_accelerator_config_validation():
     cfg = accel_preset("default")
-    assert cfg.max_kt == 128 and cfg.w_lanes == 4
+    assert cfg.max_kt == 171 and cfg.line_bytes == 48 and cfg.load_width == 12
+    assert accel_preset("default", kind=ArrayKind.MAC8X8, bus_bytes=16).line_beats == 9
     with pytest.raises(ValueError, match="multiple of 3"):
-        AcceleratorConfig(array=preset("tiny").__class__(rows=4, cols=4), max_m=1, max_k=8)
-    with pytest.raises(TypeError, match="max_m must be an integer"):
-        AcceleratorConfig(array=preset("tiny"), max_m="8", max_k=8)
+        AcceleratorConfig(array=preset("tiny").__class__(rows=4, cols=4), chunk_m=1, max_k=8)
+    with pytest.raises(TypeError, match="chunk_m must be an integer"):
+        AcceleratorConfig(array=preset("tiny"), chunk_m="8", max_k=8)
     with pytest.raises(ValueError, match="max_k must be in 1..65535"):
-        AcceleratorConfig(array=preset("tiny"), max_m=8, max_k=0)
+        AcceleratorConfig(array=preset("tiny"), chunk_m=8, max_k=0)
     with pytest.raises(TypeError, match="array must be an ArrayConfig"):
-        AcceleratorConfig(array="tiny", max_m=8, max_k=8)
+        AcceleratorConfig(array="tiny", chunk_m=8, max_k=8)
+    with pytest.raises(ValueError, match="bus_bytes must be one of"):
+        AcceleratorConfig(array=preset("tiny"), chunk_m=8, max_k=8, bus_bytes=32)
+    with pytest.raises(ValueError, match="not a whole number of 16-byte bus words"):
+        AcceleratorConfig(array=preset("tiny").__class__(rows=6, cols=5), chunk_m=8, max_k=8,
+                          bus_bytes=16)

@@ -121,7 +121,10 @@ class TopBench:
         return 20 * (chunks * nb * (kt * tile + cfg.chunk_m * (cfg.cols + 40)) + m * k + 2000)
 
     def image(self, job, **kw):
-        return build_image(job_weights(job, self.cfg), job.k, job.x, job.rq, self.cfg, **kw)
+        grouped = job.factors is not None and self.cfg.group_scales
+        return build_image(job_weights(job, self.cfg), job.k, job.x, job.rq, self.cfg,
+                           factors=job.factors if grouped else None,
+                           group=job.group if grouped else 0, **kw)
 
     async def run_job(self, job, *, base: int = 0x1000, align: int = 64, check: bool = True):
         m, k, n = job.shape
@@ -141,9 +144,11 @@ class TopBench:
             rows = np.frombuffer(raw, dtype=np.uint8).reshape(m, image.y_stride)
             untouched = rows[:, n:]
             assert (untouched == 0xA5).all(), f"{job.name}: padding bytes of Y rows were written"
+        if mismatches:
+            self.dut._log.info("got\n%s\nwant\n%s", got, want)
         if mismatches and check:
             mm, nn = (int(i) for i in np.argwhere(got != want)[0])
-            q = job_weights(job, self.cfg, decoded=True)
+            q = job_weights(job, self.cfg, decoded=True)  # (group factors not shown)
             acc = int(np.dot(job.x[mm].astype(np.int64), q[nn].astype(np.int64)))
             extra = ("" if job.rq is None else
                      f", bias {int(job.rq.bias[nn])}, mult {int(job.rq.mult[nn])}, "
@@ -178,7 +183,8 @@ def load_jobs(cfg, rng):
     rows, cols = cfg.rows, cfg.cols
     return [random_job(g, 3, 2 * rows + 1, cols + 1, name="random"),
             random_job(g, 2, rows, cols, bypass=True, name="random-int32"),
-            random_job(g, 2 * cfg.chunk_m + 1, rows + 1, cols, name="random-chunks")]
+            random_job(g, 2 * cfg.chunk_m + 1, rows + 1, cols, name="random-chunks"),
+            random_job(g, 3, 5 * rows + 2, cols + 1, name="random-groups", group=2 * rows)]
 
 
 async def setup(dut, pause: float, salt: str):
@@ -194,7 +200,7 @@ async def setup(dut, pause: float, salt: str):
     want = {"rows": cfg.rows, "cols": cfg.cols, "max_m": cfg.max_m, "max_k": cfg.max_k,
             "max_n": cfg.max_n, "kind": KIND_CODES[cfg.kind],
             "adaptive": int(cfg.array.adaptive_phases), "code_length": cfg.array.code_length,
-            "bus_bytes": cfg.bus_bytes, "chunk_m": cfg.chunk_m}
+            "bus_bytes": cfg.bus_bytes, "chunk_m": cfg.chunk_m, "groups": int(cfg.group_scales)}
     assert info == want, f"capability registers {info} do not match config {cfg.name}: {want}"
     return bench
 

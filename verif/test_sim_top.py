@@ -1,9 +1,12 @@
-"""cocotb on the whole accelerator (top.v), on every selected simulator.
+"""cocotb on the whole accelerator (top.v and its variants), on every selected simulator.
 
 - ``test_top_layer_slice``: a slice of a real layer of the default checkpoint (K not a multiple
   of the array height nor of 3, N not a multiple of its width, real tokens), INT8 and INT32
-  outputs, plus a random job, under random AXI idle cycles and back-pressure; illegal register
-  values and bus errors; reset in the middle of a job.
+  outputs, more tokens than the activation buffer holds, the largest K, plus random jobs, under
+  random AXI idle cycles and back-pressure; illegal register values and bus errors; reset in the
+  middle of a job.
+- ``test_top_variants``: the same jobs on every other build of the preset (64- and 128-bit
+  buses, the INT8 x INT8 array), bit-exact.
 - ``test_top_full_layer`` (marker ``slow``, runs only with FINEQ_FULL_LAYER=1): the whole
   384 x 384 attention projection with 8 real tokens on the default configuration, no pauses;
   every output bit-exact, cycles within 5 % of the model; writes build/reports/perf.json.
@@ -15,6 +18,7 @@ import os
 import numpy as np
 import pytest
 
+from hdl.generate import accelerators
 from hdl.soc.accel_config import accel_preset
 from verif import simulate
 from verif.top_jobs import (ensure_layer_vectors, jobs_to_npz, layer_job, random_job)
@@ -34,26 +38,42 @@ def slice_jobs(golden, config_name):
     if k % 3 == 0:
         k -= 1
     n = min(golden["q"].shape[0], 2 * cols + 1)
-    m = min(cfg.max_m, golden["x_q"].shape[0], 5)
+    m = min(golden["x_q"].shape[0], cfg.chunk_m + 1)  # one token more than a chunk
     rng = np.random.default_rng(11)
     return [
         layer_job(golden, n=n, k=k, m=m),
-        layer_job(golden, n=n, k=k, m=min(m, 3), bypass=True),
-        random_job(rng, min(cfg.max_m, 4), min(cfg.max_k, rows + 1), cols + 2, name="random"),
+        layer_job(golden, n=n, k=k, m=3, bypass=True),
+        random_job(rng, 4, rows + 1, cols + 2, name="random"),
+        random_job(rng, 2, cfg.max_k, cols - 1, name="random-max-k"),
+        random_job(rng, 2 * cfg.chunk_m + 3, 2 * rows, 1, bypass=True, name="random-chunks"),
+        random_job(rng, 3, 5 * rows + 2, cols + 1, name="random-groups", group=2 * rows),
+        random_job(rng, 2, 3 * rows, cols, bypass=True, name="random-groups-int32", group=rows),
     ]
+
+
+def run_slice(sim, config_name, top, vdir, golden, tmp_path, testcase=None):
+    jobs = jobs_to_npz(slice_jobs(golden, config_name), tmp_path / "jobs.npz")
+    results = tmp_path / "results.json"
+    simulate.run(sim, config_name, top, "verif.tb_top", vdir=vdir, testcase=testcase, env={
+        "FINEQ_TB_JOBS": str(jobs), "FINEQ_TB_RESULTS": str(results),
+    })
+    report = json.loads(results.read_text())
+    assert [j["mismatches"] for j in report["jobs"]] == [0] * len(report["jobs"])
+    for j in report["jobs"]:
+        assert 0 < j["busy_cycles"] < j["cycles"], j
 
 
 @pytest.mark.parametrize("sim", simulate.selected_simulators())
 def test_top_layer_slice(sim, config_name, top_verilog, golden, tmp_path):
-    jobs = jobs_to_npz(slice_jobs(golden, config_name), tmp_path / "jobs.npz")
-    results = tmp_path / "results.json"
-    simulate.run(sim, config_name, "top", "verif.tb_top", vdir=top_verilog, env={
-        "FINEQ_TB_JOBS": str(jobs), "FINEQ_TB_RESULTS": str(results),
-    })
-    report = json.loads(results.read_text())
-    assert [j["mismatches"] for j in report["jobs"]] == [0, 0, 0]
-    for j in report["jobs"]:
-        assert 0 < j["busy_cycles"] < j["cycles"], j
+    run_slice(sim, config_name, "top", top_verilog, golden, tmp_path)
+
+
+@pytest.mark.parametrize("variant", [v for v in accelerators("tiny") if v != "top"])
+@pytest.mark.parametrize("sim", simulate.selected_simulators())
+def test_top_variants(sim, variant, config_name, top_verilog, golden, tmp_path):
+    if variant not in accelerators(config_name):
+        pytest.skip(f"{config_name} has no build {variant}")
+    run_slice(sim, config_name, variant, top_verilog, golden, tmp_path, testcase="run_jobs")
 
 
 @pytest.mark.slow

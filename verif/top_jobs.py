@@ -39,13 +39,19 @@ class Job:
     x: np.ndarray  # int8 [M, K]
     rq: golden.Requant | None  # None: INT32 bypass
     w8: np.ndarray | None = None  # int8 [N, K]: weights for INT8 x INT8 builds (else decoded q)
+    factors: np.ndarray | None = None  # uint8 [N, ceil(K/group)]: fineq-v2 group factors
+    group: int = 0
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return self.x.shape[0], self.k, self.clusters.shape[0]
 
     def expected(self) -> np.ndarray:
-        return golden.linear_int8(self.x, unpack_clusters(self.clusters, self.k), self.rq)
+        q = unpack_clusters(self.clusters, self.k)
+        if self.factors is None:
+            return golden.linear_int8(self.x, q, self.rq)
+        acc = golden.int_gemm_grouped(self.x, q, self.factors, self.group)
+        return acc if self.rq is None else golden.requantize(acc, self.rq)
 
 
 def layer_job(v: dict, *, n: int | None = None, k: int | None = None, m: int | None = None,
@@ -69,22 +75,38 @@ def layer_job(v: dict, *, n: int | None = None, k: int | None = None, m: int | N
         clusters[:, -1] = encode_bytes(q3[:, -1], fmt)
     assert np.array_equal(unpack_clusters(clusters, k), q), "slice re-encoding broke the weights"
     x = v["x_q"][:m, :k].astype(np.int8)
+    meta = v.get("meta", {}) if isinstance(v.get("meta"), dict) else {}
+    factors, group = None, 0
+    if "sub" in v:  # fineq-v2: the slice keeps the factors of its groups
+        group = int(meta["group"])
+        factors = np.ascontiguousarray(v["sub"][:n, :-(-k // group)]).astype(np.uint8)
     rq = None
     if not bypass:
-        acc = golden.int_gemm(x, q).astype(np.float64)
-        w_scales = np.asarray(v["scales"][:n], dtype=np.float64)
-        act = float(v["act_scale"])
-        bias_q = np.asarray(v["bias"][:n], dtype=np.int64)
-        y_float = act * w_scales * (acc + bias_q)
-        out_scale = max(float(np.abs(y_float).max()), 1e-8) / 127
-        rq = golden.make_requant(act, w_scales, out_scale, bias_q * act * w_scales)
-    label = v.get("meta", {}).get("layer", "layer") if isinstance(v.get("meta"), dict) else "layer"
+        rq = _slice_requant(v, x, q, factors, group, n)
+    label = meta.get("layer", "layer")
     return Job(name or f"{label}[:{n}, :{k}] x {m} tokens{' (INT32)' if bypass else ''}",
-               clusters, k, x, rq)
+               clusters, k, x, rq, factors=factors, group=group)
+
+
+def _slice_requant(v, x, q, factors, group, n) -> golden.Requant:
+    """Requantization for a slice: per tensor, the output scale of its own float range and the
+    file's biases; per token (an act_scale per row), one output scale per channel
+    (sigma[n] = max_m |acc * s_w[n]| / 127, quant.golden.make_requant_per_token)."""
+    acc = (golden.int_gemm(x, q) if factors is None
+           else golden.int_gemm_grouped(x, q, factors, group)).astype(np.float64)
+    w_scales = np.asarray(v["scales"][:n], dtype=np.float64)
+    if np.ndim(v["act_scale"]):
+        sigma = np.maximum(np.abs(acc).max(axis=0) * w_scales, 1e-12) / 127
+        return golden.make_requant_per_token(w_scales, sigma)
+    act = float(v["act_scale"])
+    bias_q = np.asarray(v["bias"][:n], dtype=np.int64)
+    y_float = act * w_scales * (acc + bias_q)
+    out_scale = max(float(np.abs(y_float).max()), 1e-8) / 127
+    return golden.make_requant(act, w_scales, out_scale, bias_q * act * w_scales)
 
 
 def random_job(rng: np.random.Generator, m: int, k: int, n: int, *, bypass: bool = False,
-               name: str = "random") -> Job:
+               name: str = "random", group: int = 0) -> Job:
     """Random cluster bytes (all 256 values legal; padding fixed to zero) and activations over the
     whole INT8 range, including -128, which the golden quantizer never makes but the bus can."""
     c = num_clusters(k)
@@ -102,7 +124,12 @@ def random_job(rng: np.random.Generator, m: int, k: int, n: int, *, bypass: bool
         bias = rng.integers(-5000, 5000, size=n).astype(np.int32)
         rq = golden.Requant(bias=bias, mult=mult, shift=shift)
     w8 = rng.integers(-128, 128, size=(n, k)).astype(np.int8)  # for INT8 x INT8 builds
-    return Job(name, clusters, k, x, rq, w8)
+    factors = None
+    if group:
+        factors = rng.integers(1, 256, size=(n, -(-k // group))).astype(np.uint8)
+        if rq is not None:  # keep acc + bias inside INT32 with the larger sums
+            rq = golden.Requant(bias=rq.bias, mult=rq.mult, shift=rq.shift + 8)
+    return Job(name, clusters, k, x, rq, w8, factors, group)
 
 
 def jobs_to_npz(jobs: list[Job], path) -> Path:
@@ -114,7 +141,10 @@ def jobs_to_npz(jobs: list[Job], path) -> Path:
             arrays[f"bias{i}"], arrays[f"mult{i}"], arrays[f"shift{i}"] = j.rq.bias, j.rq.mult, j.rq.shift
         if j.w8 is not None:
             arrays[f"w8_{i}"] = j.w8
-        meta.append({"name": j.name, "k": j.k, "bypass": j.rq is None, "w8": j.w8 is not None})
+        if j.factors is not None:
+            arrays[f"factors{i}"] = j.factors
+        meta.append({"name": j.name, "k": j.k, "bypass": j.rq is None, "w8": j.w8 is not None,
+                     "group": j.group if j.factors is not None else 0})
     return write_npz(path, arrays, meta=meta)
 
 
@@ -125,7 +155,9 @@ def jobs_from_npz(path) -> list[Job]:
         for i, e in enumerate(meta):
             rq = None if e["bypass"] else golden.Requant(z[f"bias{i}"], z[f"mult{i}"], z[f"shift{i}"])
             w8 = z[f"w8_{i}"] if e.get("w8") else None
-            jobs.append(Job(e["name"], z[f"clusters{i}"], int(e["k"]), z[f"x{i}"], rq, w8))
+            factors = z[f"factors{i}"] if e.get("group") else None
+            jobs.append(Job(e["name"], z[f"clusters{i}"], int(e["k"]), z[f"x{i}"], rq, w8,
+                            factors, int(e.get("group", 0))))
     return jobs
 
 

@@ -1,230 +1,265 @@
-"""Cycle model of the accelerator and the full-layer measurement (build/reports/perf.json).
+"""Whole real layers through the accelerator: cycles, roofline efficiency, the cycle model
+(build/reports/perf.json and perf.md with a plot).
 
-    python -m verif.top_perf [--sim icarus verilator] [--config default] [--tokens 8]
+    python -m verif.top_perf [--sim verilator icarus] [--config default] [--tokens 1 8 64 256]
+                             [--buses 4 16] [--kinds fineq mac8x8] [--layers minilm]
 
-runs the whole 384 x 384 attention query projection of MiniLM layer 0 with real tokens through
-top.v (cocotb, cocotbext-axi memory, no pauses), checks every output against quant.golden, and
-compares the measured CYCLES register with :func:`model_cycles`. The model (docs/accelerator.md)
-is a sum over the controller's phases; its five overhead constants were measured once on small
-``tiny`` jobs (``calibrate``) and are then used unchanged for every configuration and job.
+For every layer, array kind and bus width it runs the layer with each token count through the
+generated top level (cocotb, cocotbext-axi memory, no pauses), checks every output against
+quant.golden, and records the CYCLES register, the cycle model (hdl.sw.cycle_model) and the
+roofline: ideal = max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle), with the
+bytes of every operand counted once. ``--calibrate`` fits the model's latencies on small tiny
+jobs; ``--validate`` measures it on jobs outside the fit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hdl.datapath.config import ArrayKind
+from hdl.generate import accelerators
 from hdl.soc.accel_config import AcceleratorConfig, accel_preset
+from hdl.sw.cycle_model import LATENCY, ideal_cycles, latency_dict, model_cycles, useful_pulses
 from quant.format import unpack_clusters
 
-__all__ = ["OVERHEAD", "model_cycles", "tile_beats", "useful_pulses", "run_jobs_on",
-           "run_full_layer", "main"]
+__all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "build" / "reports"
-
-# Fixed overheads in cycles (see docs/accelerator.md, "Cycle model"); measured with the
-# cocotbext-axi AxiRam (no pauses) by `python -m verif.top_perf --calibrate`.
-OVERHEAD = {
-    "job": 11,  # start, setup, DMA latency of the activation load, finish
-    "block": 8,  # per block of cols channels: weight-load latency, compute start and end
-    "params": 3,  # per block, requantization-word load latency (not in bypass)
-    "tile": 1,  # per K tile: hand-over between tiles in the array
-    "row": 11,  # per output row segment: write-burst set-up and response
+KINDS = {"fineq": ArrayKind.FINEQ, "mac8x8": ArrayKind.MAC8X8, "mac8x3": ArrayKind.MAC8X3}
+# Layers by short name: golden-vector file and the `python -m quant vectors` arguments.
+LAYERS = {
+    "minilm": (ROOT / "build" / "vectors" / "minilm-layer0-query-full-m256.npz",
+               ["--tokens", "256"]),
 }
 
 
-def tile_beats(q: np.ndarray, cfg: AcceleratorConfig) -> np.ndarray:
-    """Beat length P of every (N block, K tile): max(1, max |q|) over the loaded tile."""
-    n, k = q.shape
-    rows, cols = cfg.rows, cfg.cols
-    nb, kt = math.ceil(n / cols), math.ceil(k / rows)
-    pad = np.zeros((nb * cols, kt * rows), dtype=np.int64)
-    pad[:n, :k] = np.abs(q)
-    p = pad.reshape(nb, cols, kt, rows).max(axis=(1, 3))
-    if not cfg.array.adaptive_phases:
-        return np.full_like(p, cfg.array.code_length)
-    return np.maximum(p, 1)
+def variant_of(cfg: AcceleratorConfig) -> str:
+    builds = accelerators(cfg.name)
+    for stem, c in builds.items():
+        if c == cfg:
+            return stem
+    raise ValueError(f"{cfg.name} has no build with {cfg.kind.name} and a {8 * cfg.bus_bytes}-bit "
+                     f"bus; builds: {', '.join(builds)}")
 
 
-def model_terms(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool) -> dict:
-    """The data-dependent terms of the model, in cycles (without the fixed overheads)."""
-    n, k = q.shape
-    rows, cols = cfg.rows, cfg.cols
-    xpr = math.ceil(k / 4)
-    wpr = math.ceil(math.ceil(k / 3) / 4)
-    kt = math.ceil(k / rows)
-    nb = math.ceil(n / cols)
-    cw = [min(cols, n - b * cols) for b in range(nb)]
-    p = tile_beats(q, cfg)
-    return {
-        "setup": kt,  # counting the K tiles
-        "load_x": 4 * m * xpr,  # one byte per cycle through the unpacker, padding included
-        "load_w": sum(4 * c * wpr for c in cw),
-        "load_p": 0 if bypass else sum(2 * c for c in cw),
-        "compute": int(sum(cols + (m + rows + cols - 1) * p[b, t]
-                           for b in range(nb) for t in range(kt))),
-        "write": m * sum(cw),  # one element per cycle through the vector unit
-        "counts": {"blocks": nb, "tiles": nb * kt, "rows": nb * m, "param_loads": 0 if bypass else nb},
-    }
-
-
-def model_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool,
-                 overhead: dict = OVERHEAD) -> int:
-    t = model_terms(q, m, cfg, bypass)
-    c = t["counts"]
-    return int(t["setup"] + t["load_x"] + t["load_w"] + t["load_p"] + t["compute"] + t["write"]
-               + overhead["job"] + overhead["block"] * c["blocks"]
-               + overhead["params"] * c["param_loads"] + overhead["tile"] * c["tiles"]
-               + overhead["row"] * c["rows"])
-
-
-def useful_pulses(q: np.ndarray, m: int) -> int:
-    """PE-cycles that add or subtract an activation: m * sum |q| (one pulse per unit of |q|)."""
-    return int(m * np.abs(q.astype(np.int64)).sum())
-
-
-def run_jobs_on(sim: str, config: str, jobs, out_dir: Path, *, pause: float = 0.0,
+def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause: float = 0.0,
                 testcase="run_jobs") -> dict:
-    """Run ``jobs`` through top.v on ``sim``; return the testbench's results plus wall time."""
+    """Run ``jobs`` through the build ``cfg`` on ``sim``; the testbench's results plus times."""
     from verif import simulate
     from verif.top_jobs import jobs_to_npz
 
     simulate.use_verilator()
-    vdir = simulate.verilog_dir(config)  # hdl.generate writes top.v there too
-    out_dir = Path(out_dir).resolve()  # the simulator runs in its own folder
+    top = variant_of(cfg)
+    vdir = simulate.verilog_dir(cfg.name)
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
     results = out_dir / f"results-{sim}.json"
     t0 = time.perf_counter()
-    _, _, build_s = simulate.build(sim, config, "top", vdir=vdir)
-    simulate.run(sim, config, "top", "verif.tb_top", vdir=vdir, testcase=testcase,
+    _, _, build_s = simulate.build(sim, cfg.name, top, vdir=vdir)
+    simulate.run(sim, cfg.name, top, "verif.tb_top", vdir=vdir, testcase=testcase, quiet=True,
                  name=f"perf-{out_dir.name}", env={
                      "FINEQ_TB_JOBS": str(jobs_path), "FINEQ_TB_RESULTS": str(results),
                      "FINEQ_TB_PAUSE": str(pause)})
+    if not results.exists():
+        log = simulate.BUILD / "sim" / cfg.name / sim / top / "runs" / f"perf-{out_dir.name}" / "sim.log"
+        raise RuntimeError(f"the testbench failed before writing its results; see {log}")
     report = json.loads(results.read_text())
     report["wall_s"] = time.perf_counter() - t0
     report["build_s"] = build_s
     return report
 
 
-def calibrate(sim: str = "verilator", out_dir: Path = ROOT / "build" / "perf" / "calibrate"):
-    """Measure the fixed overheads on small tiny jobs (least squares over varied shapes)."""
-    from verif.top_jobs import random_job
-
-    cfg = accel_preset("tiny")
-    rng = np.random.default_rng(5)
-    shapes = [(1, 6, 4), (2, 6, 4), (4, 12, 4), (1, 30, 4), (3, 6, 8), (2, 18, 12), (5, 7, 9),
-              (8, 96, 4), (1, 6, 20), (6, 50, 10)]
-    jobs = [random_job(rng, m, k, n, bypass=(i % 3 == 2), name=f"cal{i}")
-            for i, (m, k, n) in enumerate(shapes)]
-    report = run_jobs_on(sim, "tiny", jobs, out_dir)
-    rows, target = [], []
-    for job, r in zip(jobs, report["jobs"]):
-        q = unpack_clusters(job.clusters, job.k)
-        t = model_terms(q, job.x.shape[0], cfg, job.rq is None)
-        c = t["counts"]
-        rows.append([1, c["blocks"], c["param_loads"], c["tiles"], c["rows"]])
-        base = t["setup"] + t["load_x"] + t["load_w"] + t["load_p"] + t["compute"] + t["write"]
-        target.append(r["cycles"] - base)
-    coef, *_ = np.linalg.lstsq(np.array(rows, float), np.array(target, float), rcond=None)
-    fitted = dict(zip(OVERHEAD, (int(round(v)) for v in coef)))
-    residual = [t - int(np.dot(rw, list(fitted.values()))) for rw, t in zip(rows, target)]
-    return fitted, residual, report
+def job_weights(job, cfg):
+    """Decoded integer weights [N, K] of a job as the build runs it."""
+    if cfg.kind is ArrayKind.MAC8X8 and job.w8 is not None:
+        return job.w8.astype(np.int64)
+    return unpack_clusters(job.clusters, job.k)
 
 
-def validate(sim: str = "verilator") -> list[dict]:
-    """Model against measurement on real-layer jobs that played no part in the calibration."""
-    from verif.top_jobs import ensure_layer_vectors, layer_job
-    from verif.vectors import load_golden
-
-    cfg = accel_preset("tiny")
-    v = load_golden(ensure_layer_vectors())
-    jobs = [layer_job(v, n=40, k=96, m=8), layer_job(v, n=37, k=95, m=5, bypass=True)]
-    report = run_jobs_on(sim, "tiny", jobs, ROOT / "build" / "perf" / "tiny-validate")
+def measure(jobs, results, cfg: AcceleratorConfig, sim: str, layer: str) -> list[dict]:
+    """One record per job: measured and modelled cycles, the roofline, utilization."""
     out = []
-    for job, r in zip(jobs, report["jobs"]):
-        q = unpack_clusters(job.clusters, job.k)
+    for job, r in zip(jobs, results["jobs"]):
+        q = job_weights(job, cfg)
         m = job.x.shape[0]
-        model = model_cycles(q, m, cfg, job.rq is None)
-        out.append({"job": job.name, "mismatches": r["mismatches"], "cycles": r["cycles"],
-                    "model_cycles": model, "ratio": r["cycles"] / model,
-                    "utilization": useful_pulses(q, m) / (cfg.rows * cfg.cols * r["cycles"])})
+        bypass = job.rq is None
+        roof = ideal_cycles(q, m, cfg, bypass)
+        model = model_cycles(q, m, cfg, bypass)
+        out.append({
+            "layer": layer, "kind": cfg.kind.name.lower(), "bus_bits": 8 * cfg.bus_bytes,
+            "simulator": sim, "m": m, "k": job.k, "n": q.shape[0], "bypass": bypass,
+            "mismatches": r["mismatches"], "outputs": m * q.shape[0],
+            "cycles": r["cycles"], "model_cycles": model, "model_error": model / r["cycles"] - 1,
+            "ideal_cycles": roof["ideal"], "compute_bound": roof["compute"],
+            "bandwidth_bound": roof["bandwidth"], "bound": roof["bound"],
+            "roofline_efficiency": roof["ideal"] / r["cycles"],
+            "busy_cycles": r["busy_cycles"], "stall_cycles": r["stall_cycles"],
+            "utilization": useful_pulses(q, m) / (cfg.rows * cfg.cols * r["cycles"]),
+            "sim_seconds": r["wall_s"],
+        })
     return out
 
 
-def run_full_layer(sim: str, config: str = "default", *, tokens: int = 8,
-                   out_dir: Path | None = None, write_report: bool = True) -> dict:
-    """The whole default layer through top.v on ``sim``; returns (and records) the figures."""
+def layer_jobs(layer: str, tokens, cfg: AcceleratorConfig):
     from verif.top_jobs import ensure_layer_vectors, layer_job
     from verif.vectors import load_golden
 
-    cfg = accel_preset(config)
-    v = load_golden(ensure_layer_vectors())
-    m = min(tokens, cfg.max_m, v["x_q"].shape[0])
-    job = layer_job(v, m=m)
-    out_dir = Path(out_dir or ROOT / "build" / "perf" / f"{config}-full-layer")
-    report = run_jobs_on(sim, config, [job], out_dir)
-    r = report["jobs"][0]
-    q = unpack_clusters(job.clusters, job.k)
-    model = model_cycles(q, m, cfg, bypass=False)
-    pulses = useful_pulses(q, m)
-    capacity = cfg.rows * cfg.cols * r["cycles"]
-    out = {
-        "simulator": sim, "config": config, "layer": job.name,
-        "m": r["m"], "k": r["k"], "n": r["n"],
-        "mismatches": r["mismatches"], "outputs": r["m"] * r["n"],
-        "cycles": r["cycles"], "model_cycles": model, "model_ratio": r["cycles"] / model,
-        "busy_cycles": r["busy_cycles"], "stall_cycles": r["stall_cycles"],
-        "utilization": pulses / capacity,
-        "useful_pulse_cycles": pulses, "pe_cycles": capacity,
-        "array_busy_fraction": r["busy_cycles"] / r["cycles"],
-        "model_terms": model_terms(q, m, cfg, False), "overhead": OVERHEAD,
-        "sim_seconds": r["wall_s"], "total_seconds": report["wall_s"],
-        "build_seconds": report["build_s"],
-    }
-    if write_report:
-        REPORTS.mkdir(parents=True, exist_ok=True)
-        path = REPORTS / "perf.json"
-        data = json.loads(path.read_text()) if path.exists() else {}
-        data[sim] = out
-        # Top-level fields for the full layer (the issue's contract), from the latest run.
-        data.update({k: out[k] for k in ("mismatches", "cycles", "model_cycles", "utilization")})
-        path.write_text(json.dumps(data, indent=2) + "\n")
+    path, args = LAYERS[layer]
+    v = load_golden(ensure_layer_vectors(path, args))
+    avail = v["x_q"].shape[0]
+    jobs = []
+    for m in tokens:
+        if m > avail:
+            raise ValueError(f"{layer} vectors hold {avail} tokens, {m} asked")
+        job = layer_job(v, m=m, name=f"{layer} M={m}")
+        if cfg.kind is ArrayKind.MAC8X8:
+            # the INT8 twin runs the same integers as INT8 weights: its cycles do not depend on
+            # the values (every beat is one cycle), and the results stay checkable
+            job.w8 = unpack_clusters(job.clusters, job.k).astype(np.int8)
+        jobs.append(job)
+    return jobs
+
+
+def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
+    records = []
+    for layer in layers:
+        for kind in kinds:
+            for bus in buses:
+                cfg = accel_preset(config, kind=KINDS[kind], bus_bytes=bus)
+                jobs = layer_jobs(layer, tokens, cfg)
+                out_dir = ROOT / "build" / "perf" / f"{config}-{layer}-{kind}-b{8 * bus}"
+                print(f"top_perf: {layer} on {variant_of(cfg)} ({sim}), M = "
+                      f"{', '.join(map(str, tokens))} ...", flush=True)
+                rep = run_jobs_on(sim, cfg, jobs, out_dir)
+                for rec in measure(jobs, rep, cfg, sim, layer):
+                    records.append(rec)
+                    print(f"  M={rec['m']:4d}: {rec['cycles']:9,d} cycles, ideal "
+                          f"{rec['ideal_cycles']:9,d} ({rec['bound']}), efficiency "
+                          f"{rec['roofline_efficiency']:.3f}, model {rec['model_error']:+.2%}, "
+                          f"{rec['mismatches']} mismatches", flush=True)
+    return records
+
+
+def write_reports(records: list[dict], config: str) -> dict:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    data = {"config": config, "latency": latency_dict(LATENCY), "jobs": records,
+            "mismatches": sum(r["mismatches"] for r in records)}
+    (REPORTS / "perf.json").write_text(json.dumps(data, indent=2) + "\n")
+    png = plot(records, REPORTS / "perf_roofline.png")
+    (REPORTS / "perf.md").write_text(markdown(records, config, png))
+    return data
+
+
+def verdict(records: list[dict]) -> str:
+    worst = min(records, key=lambda r: r["roofline_efficiency"])
+    ok = all(r["roofline_efficiency"] >= 0.85 for r in records)
+    err = max(abs(r["model_error"]) for r in records)
+    return (f"{'Every' if ok else 'Not every'} job reaches 85 % of its roofline: the lowest is "
+            f"{worst['roofline_efficiency']:.1%} ({worst['layer']}, {worst['kind']}, "
+            f"{worst['bus_bits']}-bit bus, M = {worst['m']}, {worst['bound']}-bound); the cycle "
+            f"model is within {err:.1%} of every measurement; "
+            f"{sum(r['mismatches'] for r in records)} mismatches in "
+            f"{sum(r['outputs'] for r in records):,} outputs.")
+
+
+def markdown(records: list[dict], config: str, png) -> str:
+    lines = [f"# Accelerator performance ({config} preset)", "", verdict(records), "",
+             "- `cycles`: measured CYCLES register (START to DONE), cocotbext-axi memory, no pauses.",
+             "- `ideal`: max(compute bound sum over tiles of M * P, bytes of every operand once / "
+             "bus bytes per cycle); `efficiency` = ideal / cycles, higher is better, 1 is the roofline.",
+             "- `model`: hdl.sw.cycle_model's prediction, and its error against the measurement.",
+             "- `utilization`: PE-cycles that add or multiply a real product / all PE-cycles.", "",
+             "| layer | array | bus | M | cycles | ideal | bound | efficiency | model | model error "
+             "| utilization | mismatches |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['layer']} | {r['kind']} | {r['bus_bits']} | {r['m']} | {r['cycles']:,} "
+                     f"| {r['ideal_cycles']:,} | {r['bound']} | {r['roofline_efficiency']:.3f} "
+                     f"| {r['model_cycles']:,} | {r['model_error']:+.2%} | {r['utilization']:.3f} "
+                     f"| {r['mismatches']} |")
+    speedups = speedup_lines(records)
+    if speedups:
+        lines += ["", "## FineQ against the INT8-weight twin (same preset, same bus)", "",
+                  "| layer | bus | M | FineQ cycles | INT8 cycles | speed-up |", "|---|---|---|---|---|---|",
+                  *speedups]
+    if png:
+        lines += ["", f"![efficiency and cycles against M]({png.name})"]
+    return "\n".join(lines) + "\n"
+
+
+def speedup_lines(records) -> list[str]:
+    index = {(r["layer"], r["kind"], r["bus_bits"], r["m"]): r for r in records}
+    out = []
+    for (layer, kind, bus, m), r in index.items():
+        twin = index.get((layer, "mac8x8", bus, m))
+        if kind == "fineq" and twin:
+            out.append(f"| {layer} | {bus} | {m} | {r['cycles']:,} | {twin['cycles']:,} "
+                       f"| {twin['cycles'] / r['cycles']:.2f}x |")
     return out
+
+
+def plot(records, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    series = sorted({(r["layer"], r["kind"], r["bus_bits"]) for r in records})
+    for i, key in enumerate(series):
+        rs = sorted((r for r in records if (r["layer"], r["kind"], r["bus_bits"]) == key),
+                    key=lambda r: r["m"])
+        label = f"{key[0]} {key[1]} {key[2]}-bit"
+        style = "-" if key[1] == "fineq" else "--"
+        ms = [r["m"] for r in rs]
+        ax1.plot(ms, [r["roofline_efficiency"] for r in rs], style, marker="o", color=f"C{i}", label=label)
+        ax2.plot(ms, [r["cycles"] for r in rs], style, marker="o", color=f"C{i}", label=label)
+    ax1.axhline(0.85, color="grey", ls=":", label="goal 0.85")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("tokens M")
+        ax.grid(alpha=0.3)
+    ax1.set_ylabel("roofline efficiency (ideal / measured)")
+    ax1.set_ylim(0, 1.05)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("cycles (measured)")
+    ax1.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Accelerator: efficiency and cycles against tokens (solid FineQ, dashed INT8 twin)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verif.top_perf", description=__doc__.split("\n")[0])
-    parser.add_argument("--sim", nargs="+", default=["icarus", "verilator"])
-    parser.add_argument("--config", default="default")
-    parser.add_argument("--tokens", type=int, default=8)
-    parser.add_argument("--calibrate", action="store_true", help="measure the fixed overheads")
-    parser.add_argument("--validate", action="store_true",
-                        help="model against measurement on tiny real-layer jobs")
+    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
+    parser.add_argument("--config", default="default", choices=["tiny", "default", "large"])
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
+    parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
+    parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS))
+    parser.add_argument("--layers", nargs="+", default=["minilm"], choices=list(LAYERS))
     args = parser.parse_args(argv)
-    if args.validate:
-        for r in validate(args.sim[0]):
-            print(r)
-        return 0
-    if args.calibrate:
-        fitted, residual, _ = calibrate(args.sim[0])
-        print("overheads:", fitted)
-        print("residuals (cycles):", residual)
-        return 0
-    for sim in args.sim:
-        r = run_full_layer(sim, args.config, tokens=args.tokens)
-        print(f"{sim}: {r['layer']}: M={r['m']} K={r['k']} N={r['n']}, {r['mismatches']} mismatches "
-              f"of {r['outputs']}; {r['cycles']} cycles, model {r['model_cycles']} "
-              f"(ratio {r['model_ratio']:.4f}); utilization {r['utilization']:.4f}; "
-              f"array busy {r['array_busy_fraction']:.3f}; simulation {r['sim_seconds']:.1f} s")
-    return 0
+    try:
+        for kind in args.kinds:
+            for bus in args.buses:
+                variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    records = [r for sim in args.sim
+               for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
+    data = write_reports(records, args.config)
+    print(verdict(records))
+    print(f"top_perf: wrote {REPORTS / 'perf.json'} and {REPORTS / 'perf.md'}")
+    return 0 if data["mismatches"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ class PEArray(wiring.Component):
     def _load(self, m, pes, load, swap):
         """Shadow-register loading: beat counter, masks, and the tile's beat length."""
         cfg, rows, cols = self.config, self.config.rows, self.config.cols
-        beat = Signal(range(self.load_beats))
+        beat = Signal(range(max(2, self.load_beats)))  # (a 1-beat tile: a 1-bit counter, not 0)
         loaded = Signal()  # the shadow registers hold a whole tile
         last_beat = beat == self.load_beats - 1
         m.d.comb += [self.w.ready.eq(~loaded | swap), load.eq(self.w.valid & self.w.ready)]

@@ -101,6 +101,16 @@ class AcceleratorConfig:
         return self.line_bytes // self.bus_bytes
 
     @property
+    def group_scales(self) -> bool:
+        """fineq-v2 per-group factors: builds whose array takes FineQ's decoded codes."""
+        return self.kind is not ArrayKind.MAC8X8
+
+    @property
+    def scale_beats(self) -> int:
+        """Bus words of one group-factor line (one unsigned byte per column)."""
+        return -(-self.cols // self.bus_bytes)
+
+    @property
     def load_width(self) -> int:
         """Weights per bus word: 3 codes per cluster byte, or one INT8 weight per byte."""
         return self.bus_bytes * (1 if self.kind is ArrayKind.MAC8X8 else CLUSTER)

@@ -21,6 +21,11 @@ class Accumulator(wiring.Component):
     A block's first tile writes its lines, the others read, add and write (the read is issued
     one beat ahead, transparent to the write, so the same line may be updated every cycle).
 
+    fineq-v2 (``grouped``): the first beat of every group of ``2**group_log2`` K tiles takes
+    the group's factor line from ``scales`` (one unsigned byte per column), and every beat of
+    the group adds ``e[c] * y[c]`` instead of ``y[c]`` (a small multiplier per column: the tile
+    sum's exact width times 8 bits).
+
     ``full[s]`` says set ``s`` holds a finished block; the write-back reads it through
     ``rd_set``/``rd_line``/``rd_data`` (1 cycle latency) and frees it with a pulse on
     ``release[s]``. A block waits (``i.ready`` low) until its set is free.
@@ -36,7 +41,9 @@ class Accumulator(wiring.Component):
         super().__init__({
             "go": In(1),
             "kt": In(16), "nb": In(16), "chunks": In(16), "last_m": In(16),
+            "grouped": In(1), "group_log2": In(4),
             "i": In(stream.Signature(y_layout(config.array))),
+            "scales": In(stream.Signature(8 * config.cols)),
             "full": Out(2), "release": In(2),
             "rd_set": In(1), "rd_line": In(range(config.chunk_m)),
             "rd_data": Out(self.line_layout),
@@ -51,9 +58,16 @@ class Accumulator(wiring.Component):
         mc = Mux(chunk == self.chunks - 1, self.last_m, cfg.chunk_m)
         last_tok, last_t, last_b = tok == mc - 1, t == self.kt - 1, b == self.nb - 1
         starting = (tok == 0) & (t == 0)
-        m.d.comb += self.i.ready.eq(~starting | ~busy.bit_select(s, 1))
+        new_group = Signal()
+        grouped = self.grouped if cfg.group_scales else 0
+        m.d.comb += new_group.eq(grouped & (tok == 0)
+                                 & ((t & ((1 << self.group_log2) - 1)) == 0))
+        m.d.comb += self.i.ready.eq((~starting | ~busy.bit_select(s, 1))
+                                    & (~new_group | self.scales.valid))
         take = self.i.valid & self.i.ready
+        m.d.comb += self.scales.ready.eq(take & new_group)
         next_tok = Mux(last_tok, 0, tok + 1)
+        addends = self._scaled(m, new_group)
 
         mems = [Memory(shape=self.line_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
         olds = []
@@ -65,7 +79,7 @@ class Accumulator(wiring.Component):
             m.d.comb += [rmw.addr.eq(Mux(take, next_tok, tok)), wr.addr.eq(tok),
                          wr.en.eq(take & (s == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
-                m.d.comb += wr.data[c].eq(Mux(t == 0, 0, rmw.data[c]) + self.i.payload.data[c])
+                m.d.comb += wr.data[c].eq(Mux(t == 0, 0, rmw.data[c]) + addends[c])
             olds.append(out.data)
         m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
 
@@ -86,3 +100,23 @@ class Accumulator(wiring.Component):
             m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
                          self.full.eq(0)]
         return m
+
+    def _scaled(self, m, new_group):
+        """The beat's sums, times the group factor of each column where the build has them."""
+        cfg = self.config
+        width = cfg.array.sum_width(cfg.kind, cfg.rows)  # the tile sum's exact width
+        sums = [self.i.payload.data[c][:width].as_signed() for c in range(cfg.cols)]
+        if not cfg.group_scales:
+            return sums
+        factors = Signal(8 * cfg.cols, init=int("01" * cfg.cols, 16))
+        with m.If(self.scales.valid & self.scales.ready):
+            m.d.sync += factors.eq(self.scales.payload)
+        with m.If(self.go):
+            m.d.sync += factors.eq(int("01" * cfg.cols, 16))
+        now = Mux(new_group, self.scales.payload, factors)
+        out = []
+        for c in range(cfg.cols):
+            e = Mux(self.grouped, now[8 * c:8 * c + 8], 1)
+            out.append(Signal(signed(width + 9), name=f"scaled_{c}"))
+            m.d.comb += out[-1].eq(sums[c] * e)
+        return out

@@ -1,20 +1,33 @@
-"""AXI4 manager DMA: a read engine (memory -> word stream) and a write engine (word stream ->
-memory) sharing one AXI4 port, with INCR bursts that never cross a 4 KiB boundary."""
+"""AXI4 manager DMA (v2): several read clients and one write client on one AXI4 port of 32, 64
+or 128 data bits, with several read bursts in flight. The v1 DMA is hdl/soc/axi_dma_v1.py."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from types import SimpleNamespace
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import BURST_INCR, Axi4Signature
 
-__all__ = ["AxiDma", "write_layout"]
+__all__ = ["AxiDma", "ReadClientSignature", "write_layout"]
+
+LINE_BYTES = 4096  # AXI: a burst never crosses a 4 KiB line
 
 
-class ReadState(enum.Enum, shape=2):
-    IDLE = 0
-    PREP = 1
-    ADDR = 2
-    DATA = 3  # decoded as the default branch
+def write_layout(data_width: int = 32) -> data.StructLayout:
+    return data.StructLayout({"data": data_width, "strb": data_width // 8})
+
+
+class ReadClientSignature(wiring.Signature):
+    """One read client, seen from the DMA (the DMA's ``rd[c]`` is ``Out`` of this)."""
+
+    def __init__(self, *, addr_width: int, data_width: int, count_width: int):
+        super().__init__({
+            "start": In(1), "addr": In(addr_width), "words": In(count_width),
+            "space": In(count_width),
+            "busy": Out(1), "error": Out(1),
+            "data": Out(stream.Signature(data_width)),
+        })
 
 
 class WriteState(enum.Enum, shape=3):
@@ -24,171 +37,294 @@ class WriteState(enum.Enum, shape=3):
     DATA = 3
     RESP = 4  # decoded as the default branch
 
-WORD_BYTES = 4
 
-
-def write_layout(data_width: int = 32) -> data.StructLayout:
-    return data.StructLayout({"data": data_width, "strb": data_width // 8})
+def _check_int(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}, not {value}")
 
 
 class AxiDma(wiring.Component):
-    """Two independent engines on one AXI4 manager port (32-bit data, one ID, INCR bursts).
+    """Read clients and a write client on one AXI4 manager port (INCR bursts, ID 0).
 
-    Read engine: a pulse on ``rd_start`` latches ``rd_addr`` (word-aligned byte address) and
-    ``rd_words``; the engine then reads ``rd_words`` words in bursts of up to ``max_burst`` beats,
-    cut at 4 KiB boundaries, one burst outstanding at a time, and delivers them in order on
-    ``rd_data`` (R beats pass straight through: ``rready`` is ``rd_data.ready``). ``rd_busy`` is
-    high until the last beat of the last burst has been taken.
+    Every burst has ``arsize``/``awsize`` = log2(B) (B = ``data_width / 8`` bytes a beat), starts
+    at a multiple of B (the low address bits of a start are ignored), has at most 256 beats and
+    never crosses a 4 KiB line: its length is min(beats left, the client's ``max_burst``, beats
+    to the next 4 KiB line).
 
-    Write engine: a pulse on ``wr_start`` latches ``wr_addr`` and ``wr_words``; the engine writes
-    the words offered on ``wr_data`` (data and byte strobes) in bursts as above, waiting for each
-    burst's write response before the next address. ``wr_busy`` is high until the last response.
+    Read clients ``rd[0] .. rd[read_clients - 1]`` (ports ``rd__<c>__<name>``): a pulse on
+    ``start`` (ignored while ``busy``) latches ``addr`` (byte address) and ``words`` (beats;
+    0 = nothing). ``space`` says how many more beats the client can take now; a burst is issued
+    for the client only if its length <= ``space`` minus the client's beats requested but not
+    yet delivered. A client that always drains ties ``space`` to its maximum,
+    ``2**count_width - 1``: a smaller constant lets no longer burst through (below
+    ``max_burst`` it stops a long transfer for good) and keeps bursts from overlapping. Bursts
+    are arbitrated one at a time, fixed priority: the lowest-numbered client with work and
+    credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R
+    beat), so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to
+    the owner of the oldest burst on its ``data`` stream, in address order, and ``rready`` is
+    that owner's ``data.ready``. ``busy`` is high from the cycle after ``start`` until the last
+    beat has been delivered or dropped.
 
-    Errors: a SLVERR or DECERR response sets ``rd_error`` / ``wr_error`` (held until the next
-    start). The engine still completes the burst in flight as the protocol requires (read data
-    after an error is dropped, not delivered) and then stops, so it never hangs the bus.
+    Read errors: a beat with RRESP = SLVERR/DECERR is not delivered and sets the owner's
+    ``error`` (held until its next ``start``); the client's other outstanding bursts are still
+    taken from the bus (``rready`` high) but dropped, no new burst is issued for it, and its
+    ``busy`` falls when they have completed. Other clients are not affected.
 
-    ``stall`` is high in every cycle an engine is busy but no R or W beat moves (latency, idle
-    cycles and back-pressure of the memory or of our own consumers).
+    Write client: a pulse on ``wr_start`` (ignored while ``wr_busy``) latches ``wr_addr`` and
+    ``wr_words``; the engine writes the beats offered on ``wr_data`` (data, byte strobes) in
+    bursts as above (``max_burst``, or the largest of a per-client list), one burst at a time:
+    the write response of a burst is awaited before the next AW. After an error response the
+    engine stops, with ``wr_error`` set until the next ``wr_start``; beats of the transfer not
+    yet written stay in ``wr_data`` (the client flushes them).
 
-    Latency: one cycle from start (or from the previous burst's end) to ``arvalid``/``awvalid``.
-    Throughput: one word per cycle within a burst; a burst costs two extra cycles on reads
-    (address preparation and handshake) and the write response latency on writes.
+    ``halt`` (for a job stopped by an error) abandons every transfer: while it is high no
+    ``start`` is taken and no new burst is issued; read bursts in flight are taken from the bus
+    and dropped (not delivered, so a halted client need not drain); a write burst whose AW is
+    out completes, its remaining W beats sent with ``wstrb = 0`` (memory unchanged) instead of
+    waiting for ``wr_data``, and its response is awaited. The ``busy`` outputs fall when that is
+    done; the beats not yet requested are forgotten (nothing resumes when ``halt`` falls).
+
+    ``stall`` is high in every cycle in which a read client or the write engine is busy but no
+    R or W beat moves (memory latency and pauses, our own back-pressure, bursts waiting for
+    credit).
+
+    Latency: ``arvalid`` 3 cycles after ``start`` (latch, burst length, AR register), so with a
+    memory that answers an AR accepted in cycle t from cycle t + 1 the first beat comes 4 cycles
+    after ``start``; ``awvalid`` 2 cycles after ``wr_start``.
+
+    Throughput: one beat per cycle on R and on W. Read bursts (of one or several clients)
+    follow each other on R without an idle cycle as long as the memory's latency (cycles from
+    an accepted AR to its first beat, minus one) is at most
+    ``(max_outstanding_reads - 1) * burst length - 2``: zero latency needs 2 bursts in flight of
+    >= 2 beats, latency 14 needs 2 of 16 or 3 of 8 (tests/test_soc_axi_dma.py measures the
+    bound). One client issues at most one burst every second cycle. Writes go one burst at a
+    time: between two bursts of a transfer W is idle for 3 cycles (response, length, AW) plus
+    the write-response latency.
     """
 
-    def __init__(self, *, addr_width: int = 32, max_burst: int = 256, count_width: int = 24):
-        if not isinstance(max_burst, int) or isinstance(max_burst, bool):
-            raise TypeError(f"max_burst must be an integer, not {max_burst!r}")
-        if not 1 <= max_burst <= 256:
-            raise ValueError(f"max_burst must be in 1..256 (AXI4 INCR), not {max_burst}")
-        self.addr_width = addr_width
-        self.max_burst = max_burst
-        self.count_width = count_width
+    def __init__(self, *, data_width: int = 32, addr_width: int = 32, read_clients: int = 3,
+                 max_burst=256, max_outstanding_reads: int = 2, count_width: int = 24):
+        if not isinstance(data_width, int) or isinstance(data_width, bool):
+            raise TypeError(f"data_width must be an integer, not {data_width!r}")
+        if data_width not in (32, 64, 128):
+            raise ValueError(f"data_width must be 32, 64 or 128, not {data_width}")
+        _check_int("addr_width", addr_width, 12, 64)
+        _check_int("read_clients", read_clients, 1, 16)
+        _check_int("max_outstanding_reads", max_outstanding_reads, 1, 16)
+        _check_int("count_width", count_width, 2, 32)
+        if isinstance(max_burst, (list, tuple)):
+            if len(max_burst) != read_clients:
+                raise ValueError(f"max_burst has {len(max_burst)} entries, not one per read "
+                                 f"client ({read_clients})")
+            bursts = list(max_burst)
+        else:
+            bursts = [max_burst] * read_clients
+        for c, b in enumerate(bursts):
+            _check_int("max_burst" if not isinstance(max_burst, (list, tuple))
+                       else f"max_burst[{c}]", b, 1, 256)
+        self.data_width, self.addr_width, self.count_width = data_width, addr_width, count_width
+        self.beat_bytes = data_width // 8
+        self.read_clients, self.max_outstanding_reads = read_clients, max_outstanding_reads
+        self.max_burst = bursts
+        self.max_write_burst = max(bursts)
+        client = ReadClientSignature(addr_width=addr_width, data_width=data_width,
+                                     count_width=count_width)
         super().__init__({
-            "bus": Out(Axi4Signature(addr_width=addr_width, data_width=32)),
-            "rd_start": In(1), "rd_addr": In(addr_width), "rd_words": In(count_width),
-            "rd_busy": Out(1), "rd_error": Out(1),
-            "rd_data": Out(stream.Signature(32)),
+            "bus": Out(Axi4Signature(addr_width=addr_width, data_width=data_width)),
+            "rd": Out(client).array(read_clients),
             "wr_start": In(1), "wr_addr": In(addr_width), "wr_words": In(count_width),
             "wr_busy": Out(1), "wr_error": Out(1),
-            "wr_data": In(stream.Signature(write_layout())),
+            "wr_data": In(stream.Signature(write_layout(data_width))),
+            "halt": In(1),
             "stall": Out(1),
         })
 
-    def _burst_length(self, m, addr, remain):
-        """Words of the next burst: min(remain, max_burst, words up to the next 4 KiB line)."""
-        to_line = Signal(range(1025))
-        m.d.comb += to_line.eq(1024 - addr[2:12])
-        cap = Signal(range(1025))
-        m.d.comb += cap.eq(Mux(to_line < self.max_burst, to_line, self.max_burst))
-        return Mux(remain < cap, remain, cap)
+    def _burst_length(self, m, addr, remain, max_burst, name):
+        """Beats of the next burst: min(remain, max_burst, beats to the next 4 KiB line)."""
+        shift = self.beat_bytes.bit_length() - 1
+        line_beats = LINE_BYTES // self.beat_bytes
+        to_line = Signal(range(line_beats + 1), name=f"{name}_to_line")
+        m.d.comb += to_line.eq(line_beats - addr[shift:12])
+        cap = Mux(to_line < max_burst, to_line, max_burst)
+        length = Signal(range(257), name=f"{name}_len")
+        m.d.comb += length.eq(Mux(remain < cap, remain, cap))
+        return length
+
+    def _aligned(self, addr):
+        shift = self.beat_bytes.bit_length() - 1
+        return Cat(Const(0, shift), addr[shift:])
 
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
-        size = (WORD_BYTES - 1).bit_length()
+        size = self.beat_bytes.bit_length() - 1
         m.d.comb += [
             bus.arsize.eq(size), bus.arburst.eq(BURST_INCR), bus.arid.eq(0),
             bus.awsize.eq(size), bus.awburst.eq(BURST_INCR), bus.awid.eq(0),
         ]
+        fifo = self._burst_fifo(m)
+        clients = [self._read_client(m, c) for c in range(self.read_clients)]
+        self._read_issue(m, clients, fifo)
+        r_beat = self._read_data(m, clients, fifo)
+        w_beat = self._write_engine(m)
+        busy = self.wr_busy
+        for port in self.rd:
+            busy = busy | port.busy
+        m.d.comb += self.stall.eq(busy & ~r_beat & ~w_beat)
+        return m
 
-        # Read engine ------------------------------------------------------------------------
-        r_addr = Signal(self.addr_width)
-        r_remain = Signal(self.count_width)
-        r_len = Signal(range(257))
-        r_err = Signal()
-        m.d.comb += [
-            self.rd_error.eq(r_err),
-            bus.araddr.eq(r_addr),
-            bus.arlen.eq(r_len - 1),
-            self.rd_data.payload.eq(bus.rdata),
+    def _burst_fifo(self, m):
+        """Owners of the bursts in flight, oldest first (issue order = AR order = R order)."""
+        depth = self.max_outstanding_reads
+        f = SimpleNamespace(
+            owner=Array(Signal(range(self.read_clients), name=f"owner{k}") for k in range(depth)),
+            wptr=Signal(range(depth)), rptr=Signal(range(depth)), count=Signal(range(depth + 1)),
+            push=Signal(), win=Signal(range(self.read_clients)), pop=Signal())
+        f.head = f.owner[f.rptr]
+        f.head_valid = f.count != 0
+
+        def inc(p):
+            return Mux(p == depth - 1, 0, p + 1)
+        with m.If(f.push):
+            m.d.sync += [f.owner[f.wptr].eq(f.win), f.wptr.eq(inc(f.wptr))]
+        with m.If(f.pop):
+            m.d.sync += f.rptr.eq(inc(f.rptr))
+        m.d.sync += f.count.eq(f.count + f.push - f.pop)
+        return f
+
+    def _read_client(self, m, c):
+        """State of read client ``c``: next address, beats not yet requested, beats in flight,
+        the next burst's length (a register: valid the second cycle after a change)."""
+        port = self.rd[c]
+        beat = self.beat_bytes
+        s = SimpleNamespace(
+            addr=Signal(self.addr_width, name=f"rd{c}_addr"),
+            remain=Signal(self.count_width, name=f"rd{c}_remain"),
+            pending=Signal(range(self.max_outstanding_reads * 256 + 1), name=f"rd{c}_pending"),
+            err=Signal(name=f"rd{c}_err"), fresh=Signal(name=f"rd{c}_fresh"),
+            len=Signal(range(257), name=f"rd{c}_next_len"),
+            issue=Signal(name=f"rd{c}_issue"), beat=Signal(name=f"rd{c}_beat"),
+            bad=Signal(name=f"rd{c}_bad"))
+        busy = ((s.remain != 0) & ~s.err) | (s.pending != 0)
+        m.d.comb += [port.busy.eq(busy), port.error.eq(s.err)]
+        start = port.start & ~busy & ~self.halt
+        m.d.sync += [
+            s.len.eq(self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")),
+            s.fresh.eq(~start & ~s.issue),
+            s.pending.eq(s.pending + Mux(s.issue, s.len, 0) - s.beat),
         ]
-        r_beat = bus.rvalid & bus.rready
-        r_state = Signal(ReadState)
-        with m.Switch(r_state):
-            with m.Case(r_state.enum.IDLE):
-                with m.If(self.rd_start):
-                    m.d.sync += [r_addr.eq(self.rd_addr), r_remain.eq(self.rd_words), r_err.eq(0)]
-                    with m.If(self.rd_words != 0):
-                        m.d.sync += r_state.eq(r_state.enum.PREP)
-            with m.Case(r_state.enum.PREP):
-                m.d.comb += self.rd_busy.eq(1)
-                m.d.sync += r_len.eq(self._burst_length(m, r_addr, r_remain))
-                m.d.sync += r_state.eq(r_state.enum.ADDR)
-            with m.Case(r_state.enum.ADDR):
-                m.d.comb += [self.rd_busy.eq(1), bus.arvalid.eq(1)]
-                with m.If(bus.arready):
-                    m.d.sync += r_state.eq(r_state.enum.DATA)
-            with m.Default():  # DATA
-                m.d.comb += [
-                    self.rd_busy.eq(1),
-                    bus.rready.eq(r_err | self.rd_data.ready),
-                    self.rd_data.valid.eq(bus.rvalid & ~r_err),
-                ]
-                with m.If(r_beat):
-                    m.d.sync += [r_addr.eq(r_addr + WORD_BYTES), r_remain.eq(r_remain - 1)]
-                    bad = bus.rresp[1]  # SLVERR or DECERR
-                    with m.If(bad):
-                        m.d.sync += r_err.eq(1)
-                    with m.If(bus.rlast):
-                        with m.If((r_remain == 1) | r_err | bad):
-                            m.d.sync += r_state.eq(r_state.enum.IDLE)
-                        with m.Else():
-                            m.d.sync += r_state.eq(r_state.enum.PREP)
+        with m.If(start):
+            m.d.sync += [s.addr.eq(self._aligned(port.addr)), s.remain.eq(port.words),
+                         s.err.eq(0)]
+        with m.Elif(s.issue):
+            m.d.sync += [s.addr.eq(s.addr + s.len * beat), s.remain.eq(s.remain - s.len)]
+        with m.If(s.bad):
+            m.d.sync += s.err.eq(1)
+        with m.If(self.halt):  # the rest of the transfer is abandoned
+            m.d.sync += s.remain.eq(0)
+        # Work and credit; an error seen this cycle already stops new bursts.
+        s.eligible = (s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt
+                      & (s.len + s.pending <= port.space))
+        return s
 
-        # Write engine -----------------------------------------------------------------------
-        w_addr = Signal(self.addr_width)
-        w_remain = Signal(self.count_width)
-        w_len = Signal(range(257))
-        w_beat_n = Signal(range(257))
-        w_err = Signal()
+    def _read_issue(self, m, clients, fifo):
+        """Fixed-priority choice of the next burst into the AR register (held until arready)."""
+        bus = self.bus
+        room = fifo.count < self.max_outstanding_reads
+        slot = ~bus.arvalid | bus.arready
+        with m.If(slot & room):
+            for c, s in enumerate(clients):
+                with (m.If if c == 0 else m.Elif)(s.eligible):
+                    m.d.comb += [s.issue.eq(1), fifo.win.eq(c), fifo.push.eq(1)]
+        addrs = Array(s.addr for s in clients)
+        lens = Array(s.len for s in clients)
+        with m.If(fifo.push):
+            m.d.sync += [bus.arvalid.eq(1), bus.araddr.eq(addrs[fifo.win]),
+                         bus.arlen.eq(lens[fifo.win] - 1)]
+        with m.Elif(bus.arready):
+            m.d.sync += bus.arvalid.eq(0)
+
+    def _read_data(self, m, clients, fifo):
+        """R beats to the owner of the oldest burst; an error or a failed owner drops them."""
+        bus = self.bus
+        head = fifo.head
+        # SLVERR or DECERR, a failed owner, or halt: the beat is taken and dropped.
+        failed = Array(s.err for s in clients)[head] | bus.rresp[1] | self.halt
+        ready = Array(port.data.ready for port in self.rd)[head]
+        m.d.comb += bus.rready.eq(fifo.head_valid & (failed | ready))
+        r_beat = bus.rvalid & bus.rready
+        m.d.comb += fifo.pop.eq(r_beat & bus.rlast)
+        for c, (s, port) in enumerate(zip(clients, self.rd)):
+            mine = bus.rvalid & fifo.head_valid & (head == c)
+            m.d.comb += [
+                port.data.payload.eq(bus.rdata),
+                port.data.valid.eq(mine & ~failed),
+                s.beat.eq(r_beat & (head == c)),
+                s.bad.eq(mine & bus.rresp[1]),
+            ]
+        return r_beat
+
+    def _write_engine(self, m):
+        """One burst at a time: length, AW, the W beats, the response."""
+        bus = self.bus
+        beat = self.beat_bytes
+        addr = Signal(self.addr_width, name="wr_addr_r")
+        remain = Signal(self.count_width, name="wr_remain")
+        length = Signal(range(257), name="wr_len")
+        sent = Signal(range(257), name="wr_sent")
+        err = Signal(name="wr_err")
+        fill = Signal(name="wr_fill")  # halted: the burst's other beats go out without strobes
         m.d.comb += [
-            self.wr_error.eq(w_err),
-            bus.awaddr.eq(w_addr),
-            bus.awlen.eq(w_len - 1),
-            bus.wdata.eq(self.wr_data.payload.data),
-            bus.wstrb.eq(self.wr_data.payload.strb),
-            bus.wlast.eq(w_beat_n == w_len - 1),
+            self.wr_error.eq(err),
+            bus.awaddr.eq(addr), bus.awlen.eq(length - 1),
+            bus.wdata.eq(Mux(fill, 0, self.wr_data.payload.data)),
+            bus.wstrb.eq(Mux(fill, 0, self.wr_data.payload.strb)),
+            bus.wlast.eq(sent == length - 1),
         ]
         w_beat = bus.wvalid & bus.wready
-        w_state = Signal(WriteState)
-        with m.Switch(w_state):
-            with m.Case(w_state.enum.IDLE):
-                with m.If(self.wr_start):
-                    m.d.sync += [w_addr.eq(self.wr_addr), w_remain.eq(self.wr_words), w_err.eq(0)]
+        state = Signal(WriteState)
+        m.d.comb += self.wr_busy.eq(state != WriteState.IDLE)
+        with m.Switch(state):
+            with m.Case(WriteState.IDLE):
+                with m.If(self.wr_start & ~self.halt):
+                    m.d.sync += [addr.eq(self._aligned(self.wr_addr)),
+                                 remain.eq(self.wr_words), err.eq(0)]
                     with m.If(self.wr_words != 0):
-                        m.d.sync += w_state.eq(w_state.enum.PREP)
-            with m.Case(w_state.enum.PREP):
-                m.d.comb += self.wr_busy.eq(1)
-                m.d.sync += [w_len.eq(self._burst_length(m, w_addr, w_remain)), w_beat_n.eq(0)]
-                m.d.sync += w_state.eq(w_state.enum.ADDR)
-            with m.Case(w_state.enum.ADDR):
-                m.d.comb += [self.wr_busy.eq(1), bus.awvalid.eq(1)]
+                        m.d.sync += state.eq(WriteState.PREP)
+            with m.Case(WriteState.PREP):
+                m.d.sync += [length.eq(self._burst_length(m, addr, remain,
+                                                          self.max_write_burst, "wr")),
+                             sent.eq(0), state.eq(WriteState.ADDR)]
+                with m.If(self.halt):
+                    m.d.sync += state.eq(WriteState.IDLE)
+            with m.Case(WriteState.ADDR):
+                m.d.comb += bus.awvalid.eq(1)
                 with m.If(bus.awready):
-                    m.d.sync += w_state.eq(w_state.enum.DATA)
-            with m.Case(w_state.enum.DATA):
-                m.d.comb += [
-                    self.wr_busy.eq(1),
-                    bus.wvalid.eq(self.wr_data.valid),
-                    self.wr_data.ready.eq(bus.wready),
-                ]
+                    m.d.sync += state.eq(WriteState.DATA)
+            with m.Case(WriteState.DATA):
+                with m.If(fill):
+                    m.d.comb += bus.wvalid.eq(1)
+                with m.Else():
+                    m.d.comb += [bus.wvalid.eq(self.wr_data.valid),
+                                 self.wr_data.ready.eq(bus.wready)]
+                    # Switch to fillers only where no offered beat is waiting (W must hold).
+                    with m.If(self.halt & ~(bus.wvalid & ~bus.wready)):
+                        m.d.sync += fill.eq(1)
                 with m.If(w_beat):
-                    m.d.sync += w_beat_n.eq(w_beat_n + 1)
+                    m.d.sync += sent.eq(sent + 1)
                     with m.If(bus.wlast):
-                        m.d.sync += w_state.eq(w_state.enum.RESP)
+                        m.d.sync += state.eq(WriteState.RESP)
             with m.Default():  # RESP
-                m.d.comb += [self.wr_busy.eq(1), bus.bready.eq(1)]
+                m.d.comb += bus.bready.eq(1)
+                m.d.sync += fill.eq(0)
                 with m.If(bus.bvalid):
-                    m.d.sync += [
-                        w_addr.eq(w_addr + (w_len << 2)),
-                        w_remain.eq(w_remain - w_len),
-                    ]
+                    m.d.sync += [addr.eq(addr + length * beat), remain.eq(remain - length)]
                     with m.If(bus.bresp[1]):
-                        m.d.sync += w_err.eq(1)
-                    with m.If((w_remain == w_len) | bus.bresp[1]):
-                        m.d.sync += w_state.eq(w_state.enum.IDLE)
+                        m.d.sync += err.eq(1)
+                    with m.If((remain == length) | bus.bresp[1] | self.halt):
+                        m.d.sync += state.eq(WriteState.IDLE)
                     with m.Else():
-                        m.d.sync += w_state.eq(w_state.enum.PREP)
-
-        m.d.comb += self.stall.eq((self.rd_busy & ~r_beat) | (self.wr_busy & ~w_beat))
-        return m
+                        m.d.sync += state.eq(WriteState.PREP)
+        return w_beat

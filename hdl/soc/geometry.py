@@ -29,7 +29,9 @@ class Geometry(wiring.Component):
     words per activation row in memory), ``y_stride`` (bytes per output row: ``ceil(n * e /
     B) * B``, ``e`` = 1, or 4 in bypass); and, with a shift-and-add multiplier, ``w_words`` (bus
     words of the weight image, ``nb * kt * line_beats``) and ``x_last_words`` (``last_m *
-    x_row_words``). ``ready`` rises ``SETUP_CYCLES`` cycles after ``start`` and stays high.
+    x_row_words``), where a block of the image is ``kt * line_beats`` tile words plus, with
+    ``grouped``, ``groups = ceil(kt / 2**group_log2)`` factor lines of ``scale_beats`` words.
+    ``ready`` rises ``SETUP_CYCLES`` cycles after ``start`` and stays high.
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -38,10 +40,12 @@ class Geometry(wiring.Component):
         self.config = config
         super().__init__({
             "start": In(1), "m": In(16), "k": In(16), "n": In(16), "bypass": In(1),
+            "grouped": In(1), "group_log2": In(4),
             "ready": Out(1),
             "kt": Out(16), "nb": Out(16), "chunks": Out(16),
             "last_rows": Out(range(config.rows + 1)), "last_cols": Out(range(config.cols + 1)),
             "last_m": Out(16), "x_row_words": Out(16), "y_stride": Out(32),
+            "groups": Out(16),  # group-factor lines per block (0 without group factors)
             "w_words": Out(32), "x_last_words": Out(32),
         })
 
@@ -60,6 +64,8 @@ class Geometry(wiring.Component):
                 self.last_cols.eq(self.n - (nb - 1) * cfg.cols),
                 self.last_m.eq(self.m - (chunks - 1) * cfg.chunk_m),
                 self.x_row_words.eq((self.k + cfg.bus_bytes - 1) >> log_b),
+                self.groups.eq(Mux(self.grouped,
+                                   (kt + (1 << self.group_log2) - 1) >> self.group_log2, 0)),
                 self.y_stride.eq(((y_bytes + cfg.bus_bytes - 1) >> log_b) << log_b),
             ]
         # Two products, one after the other, by shift and add (PRODUCT_BITS cycles each).
@@ -68,10 +74,11 @@ class Geometry(wiring.Component):
         m.d.sync += self.ready.eq(step == LAST_STEP)
         with m.If(step != LAST_STEP):
             m.d.sync += step.eq(step + 1)
-        with m.If(step == LOAD1):  # the quotients are registered: start nb * kt
-            m.d.sync += [acc.eq(0), mcand.eq(self.nb), mplier.eq(self.kt)]
+        with m.If(step == LOAD1):  # the quotients are registered: nb * (words of a block)
+            block_words = self.kt * cfg.line_beats + self.groups * cfg.scale_beats
+            m.d.sync += [acc.eq(0), mcand.eq(block_words), mplier.eq(self.nb)]
         with m.Elif(step == READ1):
-            m.d.sync += [self.w_words.eq(acc * cfg.line_beats), acc.eq(0),
+            m.d.sync += [self.w_words.eq(acc), acc.eq(0),
                          mcand.eq(self.x_row_words), mplier.eq(self.last_m)]
         with m.Elif(step == READ2):
             m.d.sync += self.x_last_words.eq(acc)

@@ -74,6 +74,7 @@ class ErrorCode(enum.IntEnum):
     AXI_READ = 7  # RRESP was SLVERR or DECERR (job aborted)
     AXI_WRITE = 8  # BRESP was SLVERR or DECERR (job aborted)
     BAD_PARAMS = 9  # a requantization word is out of range (mult >= 2**15, shift not 1..47)
+    BAD_GROUP = 10  # GROUP.ENABLE on a build without group factors (CAPS.KIND 1, INT8 weights)
 
 
 REGISTERS: tuple[Register, ...] = (
@@ -120,10 +121,17 @@ REGISTERS: tuple[Register, ...] = (
     Register("CAPS", 0x4C, "ro", "What this build is.", (
         Field("KIND", 0, 2, "array kind: 0 FineQ temporal PEs, 1 INT8 x INT8 MAC, 2 INT8 x 3-bit MAC"),
         Field("ADAPTIVE", 2, 1, "1: a tile's beat is max(1, max|q|) cycles; 0: always CODE_LENGTH"),
+        Field("GROUPS", 3, 1, "1: the build applies fineq-v2 group factors (GROUP register)"),
         Field("CODE_LENGTH", 4, 4, "cycles of the longest temporal code (FineQ)"),
         Field("BUS_BYTES", 8, 8, "AXI data width in bytes (4, 8 or 16)"),
         Field("CHUNK_M", 16, 16, "tokens the activation buffer holds (a job's chunk)"),
     )),
+    Register("GROUP", 0x50, "rw", "fineq-v2 group factors (0: fineq-v1, one scale per row).", (
+        Field("LOG2_TILES", 0, 4, "log2 of the K tiles per group: a group is ROWS << LOG2_TILES "
+              "inputs"),
+        Field("ENABLE", 4, 1, "1: the weight image holds a factor line per group, and every "
+              "tile sum is multiplied by its column's factor before it is accumulated"),
+    ), width=5),
 )
 
 

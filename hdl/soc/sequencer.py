@@ -30,7 +30,7 @@ class Sequencer(wiring.Component):
 
     On ``start`` (when idle) the sizes and addresses are checked; an illegal job finishes at
     once with ``error`` and the code of the first failed check in this order: ZERO_SIZE,
-    M_TOO_LARGE, K_TOO_LARGE, N_TOO_LARGE, MISALIGNED. A legal job flushes the datapath (one
+    M_TOO_LARGE, K_TOO_LARGE, N_TOO_LARGE, MISALIGNED, BAD_GROUP. A legal job flushes the datapath (one
     cycle, so nothing of an earlier, aborted job survives), computes its geometry, pulses
     ``go`` to the engines (weight path, parameter loader, accumulator, write-back run on their
     own from there) and then, chunk by chunk of ``chunk_m`` tokens, loads the activations and
@@ -48,7 +48,7 @@ class Sequencer(wiring.Component):
         self.config = config
         self.geometry = Geometry(config)
         super().__init__({
-            "start": In(1), "clear": In(1), "bypass_in": In(1),
+            "start": In(1), "clear": In(1), "bypass_in": In(1), "group_in": In(5),
             "m_size": In(32), "k_size": In(32), "n_size": In(32),
             "w_addr": In(32), "x_addr": In(32), "p_addr": In(32), "y_addr": In(32),
             "busy": Out(1), "done": Out(1), "error": Out(1), "err_code": Out(8),
@@ -56,6 +56,7 @@ class Sequencer(wiring.Component):
             "cycles": Out(32), "busy_cycles": Out(32), "stall_cycles": Out(32),
             # to the engines
             "flush": Out(1), "go": Out(1), "halt": Out(1), "bypass": Out(1),
+            "grouped": Out(1), "group_log2": Out(4),
             "m": Out(16), "k": Out(16), "n": Out(16),
             # activation loads (DMA client 1) and the activation buffer
             "x_start": Out(1), "x_dma_addr": Out(32), "x_dma_words": Out(32), "x_busy": In(1),
@@ -75,14 +76,18 @@ class Sequencer(wiring.Component):
                Mux(self.m_size > cfg.max_m, ErrorCode.M_TOO_LARGE,
                Mux(self.k_size > cfg.max_k, ErrorCode.K_TOO_LARGE,
                Mux(self.n_size > cfg.max_n, ErrorCode.N_TOO_LARGE,
-               Mux(misaligned, ErrorCode.MISALIGNED, ErrorCode.NONE)))))
+               Mux(misaligned, ErrorCode.MISALIGNED,
+               Mux(self.group_in[4] & (0 if cfg.group_scales else 1), ErrorCode.BAD_GROUP,
+                   ErrorCode.NONE))))))
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         m.submodules.geometry = geo = self.geometry
         m.d.comb += [geo.m.eq(self.m), geo.k.eq(self.k), geo.n.eq(self.n),
-                     geo.bypass.eq(self.bypass), self.error.eq(self.err_code != ErrorCode.NONE)]
+                     geo.bypass.eq(self.bypass), geo.grouped.eq(self.grouped),
+                     geo.group_log2.eq(self.group_log2),
+                     self.error.eq(self.err_code != ErrorCode.NONE)]
         state = Signal(JobState)
         busy = self.busy
         chunk = Signal(16)
@@ -93,11 +98,6 @@ class Sequencer(wiring.Component):
         m.d.sync += [self.flush.eq(0), self.go.eq(0), geo.start.eq(0), self.x_start.eq(0),
                      self.x_load.eq(0), self.x_feed.eq(0)]
 
-        fault = Mux(self.rd_error, ErrorCode.AXI_READ,
-                    Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
-        failing = busy & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
-        with m.If(failing):
-            m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
         with m.If(self.clear & ~busy):
             m.d.sync += [self.done.eq(0), self.err_code.eq(ErrorCode.NONE), self.start_ignored.eq(0)]
         with m.If(self.start & busy):
@@ -114,6 +114,8 @@ class Sequencer(wiring.Component):
                         m.d.sync += [busy.eq(1), self.halt.eq(0), self.flush.eq(1),
                                      self.m.eq(self.m_size), self.k.eq(self.k_size),
                                      self.n.eq(self.n_size), self.bypass.eq(self.bypass_in),
+                                     self.grouped.eq(self.group_in[4]),
+                                     self.group_log2.eq(self.group_in[:4]),
                                      state.eq(JobState.SETUP)]
             with m.Case(JobState.SETUP):
                 with m.If(self.flush):  # the sizes are latched: derive the geometry
@@ -142,6 +144,14 @@ class Sequencer(wiring.Component):
                     m.d.sync += state.eq(JobState.FINISH)
             with m.Default():  # FINISH
                 m.d.sync += [busy.eq(0), self.done.eq(1), state.eq(JobState.IDLE)]
+        fault = Mux(self.rd_error, ErrorCode.AXI_READ,
+                    Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
+        # After the state decoder, so that an error wins over a transition in the same cycle;
+        # error flags of an earlier job are cleared by the flush during SETUP.
+        running = busy & (state != JobState.SETUP)
+        failing = running & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
+        with m.If(failing):
+            m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
         return m
 
     def _load_chunk(self, m, addr, is_last):

@@ -86,6 +86,7 @@ class Accelerator(wiring.Component):
         wiring.connect(m, gearbox.o, xbuf.i)
         wiring.connect(m, xbuf.o, array.x)
         wiring.connect(m, wpath.o, array.w)
+        wiring.connect(m, wpath.scales, acc.scales)
         wiring.connect(m, array.y, acc.i)
         m.d.comb += [
             gearbox.row_bytes.eq(seq.k), gearbox.row_words.eq(geo.x_row_words),
@@ -103,6 +104,8 @@ class Accelerator(wiring.Component):
         ]
         for engine in (wpath, acc, params, wb):
             m.d.comb += [engine.go.eq(seq.go), engine.nb.eq(geo.nb), engine.chunks.eq(geo.chunks)]
+        for engine in (wpath, acc):
+            m.d.comb += [engine.grouped.eq(seq.grouped), engine.group_log2.eq(seq.group_log2)]
         m.d.comb += [
             wpath.kt.eq(geo.kt), wpath.last_rows.eq(geo.last_rows), wpath.last_cols.eq(geo.last_cols),
             wpath.w_addr.eq(seq.w_addr), wpath.w_words.eq(geo.w_words),
@@ -117,7 +120,8 @@ class Accelerator(wiring.Component):
     def _registers(self, m, regs, seq):
         cfg = self.config
         caps = (KIND_CODES[cfg.kind] | (int(cfg.array.adaptive_phases) << 2)
-                | (cfg.array.code_length << 4) | (cfg.bus_bytes << 8) | (cfg.chunk_m << 16))
+                | (int(cfg.group_scales) << 3) | (cfg.array.code_length << 4)
+                | (cfg.bus_bytes << 8) | (cfg.chunk_m << 16))
         m.d.comb += [
             regs.id.eq(ID_VALUE),
             regs.geometry.eq(cfg.rows | (cfg.cols << 16)),
@@ -125,7 +129,7 @@ class Accelerator(wiring.Component):
             regs.caps.eq(caps),
             regs.lock.eq(seq.busy),
             seq.start.eq(regs.ctrl_start), seq.clear.eq(regs.ctrl_clear),
-            seq.bypass_in.eq(regs.mode),
+            seq.bypass_in.eq(regs.mode), seq.group_in.eq(regs.group),
             seq.m_size.eq(regs.m), seq.k_size.eq(regs.k), seq.n_size.eq(regs.n),
             seq.w_addr.eq(regs.w_addr), seq.x_addr.eq(regs.x_addr),
             seq.p_addr.eq(regs.p_addr), seq.y_addr.eq(regs.y_addr),
@@ -139,7 +143,8 @@ class Accelerator(wiring.Component):
     def _dma_clients(self, m, dma, seq, params, gearbox, wpath, wb):
         cfg = self.config
         rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
-        always = cfg.w_fifo_words  # clients that always drain take any burst
+        # clients that always drain: credit for any burst on top of all bursts in flight
+        always = (dma.max_outstanding_reads + 1) * 256
         m.d.comb += [
             rd_p.start.eq(params.dma_start), rd_p.addr.eq(params.dma_addr),
             rd_p.words.eq(params.dma_words), rd_p.space.eq(always), params.dma_busy.eq(rd_p.busy),

@@ -67,10 +67,13 @@ class WriteBack(wiring.Component):
         cw = Mux(last_b, self.last_cols, cfg.cols)
         seg = Signal(32)
         offset = Signal(range(cfg.bus_bytes))
+        # the packer reads the offset when a row's first element reaches it, several cycles
+        # after the row was requested: hold the requested row's offset until the next request
+        row_offset = Signal(range(cfg.bus_bytes))
         m.d.comb += [
             seg.eq(row + Mux(self.bypass, n0 << 2, n0)),
             offset.eq(seg[:(cfg.bus_bytes - 1).bit_length()]),
-            packer.offset.eq(offset), packer.elem4.eq(self.bypass),
+            packer.offset.eq(row_offset), packer.elem4.eq(self.bypass),
             self.rd_set.eq(s), self.rd_line.eq(tok), self.sel_set.eq(s), self.sel_col.eq(col),
         ]
         width = Mux(self.bypass, cw << 2, cw)
@@ -88,6 +91,7 @@ class WriteBack(wiring.Component):
             with m.Case(1):
                 with m.If(~self.wr_busy & ~self.wr_start & ~self.halt):
                     m.d.sync += [self.wr_start.eq(1), self.wr_addr.eq(seg & ~(cfg.bus_bytes - 1)),
+                                 row_offset.eq(offset),
                                  self.wr_words.eq((offset + width + cfg.bus_bytes - 1)
                                                   >> (cfg.bus_bytes.bit_length() - 1)),
                                  state.eq(2), col.eq(0)]
@@ -110,14 +114,14 @@ class WriteBack(wiring.Component):
         cfg = self.config
         with m.If(~last_tok):
             m.d.sync += [tok.eq(tok + 1), row.eq(row + self.y_stride), state.eq(1)]
-            return
-        # the block's last element has entered the vector unit: free its set
-        m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
-        with m.If(~last_b):
-            m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
         with m.Else():
-            next_chunk = row + self.y_stride
-            m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_chunk),
-                         chunk_row.eq(next_chunk)]
-            with m.If(chunk == self.chunks - 1):
-                m.d.sync += state.eq(3)
+            # the block's last element has entered the vector unit: free its set
+            m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
+            with m.If(~last_b):
+                m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
+            with m.Else():
+                next_chunk = row + self.y_stride
+                m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_chunk),
+                             chunk_row.eq(next_chunk)]
+                with m.If(chunk == self.chunks - 1):
+                    m.d.sync += state.eq(3)
