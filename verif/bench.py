@@ -45,9 +45,7 @@ def tile_formula(rows: int, cols: int, m: int, p: int) -> int:
 
 
 def beat_of(kind: ArrayKind, cfg, q: np.ndarray) -> int:
-    if not kind.temporal:
-        return 1
-    return max(1, int(np.abs(q).max())) if cfg.adaptive_phases else cfg.code_length
+    return cfg.beat_length(kind, int(np.abs(q).max()))
 
 
 def _run(sim, config, kind, tiles, workdir: Path, tag: str):

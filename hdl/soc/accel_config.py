@@ -11,7 +11,8 @@ from ..datapath.config import CLUSTER, ArrayConfig, ArrayKind, preset
 __all__ = ["AcceleratorConfig", "ACCEL_PRESETS", "accel_preset", "BUS_BYTES", "KIND_CODES"]
 
 BUS_BYTES = (4, 8, 16)  # AXI data widths 32, 64 and 128 bits
-KIND_CODES = {ArrayKind.FINEQ: 0, ArrayKind.MAC8X8: 1, ArrayKind.MAC8X3: 2}  # CAPS.KIND
+KIND_CODES = {ArrayKind.FINEQ: 0, ArrayKind.MAC8X8: 1, ArrayKind.MAC8X3: 2,
+              ArrayKind.FINEQ_R2: 3}  # CAPS.KIND
 
 
 def _check_int(name, value, lo, hi):

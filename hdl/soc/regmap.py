@@ -119,7 +119,8 @@ REGISTERS: tuple[Register, ...] = (
     Register("STALL_CYCLES", 0x48, "ro", "Cycles of the last job in which a DMA transfer waited "
              "for memory (no R or W beat moved)."),
     Register("CAPS", 0x4C, "ro", "What this build is.", (
-        Field("KIND", 0, 2, "array kind: 0 FineQ temporal PEs, 1 INT8 x INT8 MAC, 2 INT8 x 3-bit MAC"),
+        Field("KIND", 0, 2, "array kind: 0 FineQ temporal PEs, 1 INT8 x INT8 MAC, 2 INT8 x 3-bit MAC, "
+              "3 radix-2 temporal PEs"),
         Field("ADAPTIVE", 2, 1, "1: a tile's beat is max(1, max|q|) cycles; 0: always CODE_LENGTH"),
         Field("GROUPS", 3, 1, "1: the build applies fineq-v2 group factors (GROUP register)"),
         Field("CODE_LENGTH", 4, 4, "cycles of the longest temporal code (FineQ)"),

@@ -55,28 +55,28 @@ def tile_beats(q: np.ndarray, cfg: AcceleratorConfig) -> np.ndarray:
     n, k = q.shape
     rows, cols = cfg.rows, cfg.cols
     nb, kt = math.ceil(n / cols), math.ceil(k / rows)
-    if not cfg.kind.temporal:
-        return np.ones((nb, kt), dtype=np.int64)
-    if not cfg.array.adaptive_phases:
-        return np.full((nb, kt), cfg.array.code_length, dtype=np.int64)
     pad = np.zeros((nb * cols, kt * rows), dtype=np.int64)
     pad[:n, :k] = np.abs(q)
-    return np.maximum(pad.reshape(nb, cols, kt, rows).max(axis=(1, 3)), 1)
+    largest = pad.reshape(nb, cols, kt, rows).max(axis=(1, 3))
+    beat = np.vectorize(lambda v: cfg.array.beat_length(cfg.kind, int(v)), otypes=[np.int64])
+    return beat(largest)
 
 
-def job_bytes(m: int, k: int, n: int, cfg: AcceleratorConfig, bypass: bool) -> dict:
+def job_bytes(m: int, k: int, n: int, cfg: AcceleratorConfig, bypass: bool, group: int = 0) -> dict:
     """Bytes a job must move at least: every operand once, in its canonical packed size."""
     w = n * (k if cfg.kind is ArrayKind.MAC8X8 else math.ceil(k / 3))
+    w += n * math.ceil(k / group) if group else 0  # fineq-v2 factors, one byte per group
     return {"weights": w, "activations": m * k, "params": 0 if bypass else 8 * n,
             "results": m * n * (4 if bypass else 1)}
 
 
-def ideal_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool) -> dict:
+def ideal_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool,
+                 group: int = 0) -> dict:
     """Roofline: max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle). AXI reads
     and writes have channels of their own, so the bandwidth bound is the larger direction."""
     n, k = q.shape
     compute = int(m * tile_beats(q, cfg).sum())
-    b = job_bytes(m, k, n, cfg, bypass)
+    b = job_bytes(m, k, n, cfg, bypass, group)
     moved = max(b["weights"] + b["activations"] + b["params"], b["results"])
     bandwidth = math.ceil(moved / cfg.bus_bytes)
     return {"compute": compute, "bandwidth": bandwidth, "ideal": max(compute, bandwidth),
@@ -88,66 +88,81 @@ def useful_pulses(q: np.ndarray, m: int) -> int:
     return int(m * np.abs(q.astype(np.int64)).sum())
 
 
-def _weight_arrivals(cfg, nb, kt, cws, bypass, chunk_gaps, lat):
-    """Earliest cycle (from the first weight request) each word of one pass over the weight
-    image can arrive, bus time taken by parameter bursts included; ``chunk_gaps`` adds the
-    activation load in front of the pass."""
-    line = cfg.line_beats
-    p_beats = [0 if bypass else math.ceil(8 * cw / cfg.bus_bytes) + lat.p_block for cw in cws]
-    per_block = kt * line
-    t0 = np.arange(nb * per_block, dtype=np.int64) + chunk_gaps
-    t0 += np.repeat(np.cumsum(p_beats), per_block)  # a block's parameters go first
-    return t0
+def _pass_layout(cfg, nb, kt, cws, bypass, groups_per_block, lat):
+    """One pass over the weight image: for every word its earliest bus slot (counted from the
+    pass's first request, parameter bursts of each block included) and, for tile words, the
+    tile it belongs to (-1 for a group-factor line)."""
+    line, sb = cfg.line_beats, cfg.scale_beats
+    gt = -(-kt // groups_per_block) if groups_per_block else kt
+    slots, tiles, t, tile = [], [], 0, 0
+    for b in range(nb):
+        if not bypass:
+            t += math.ceil(8 * cws[b] / cfg.bus_bytes) + lat.p_block  # the block's parameters go first
+        for tt in range(kt):
+            if groups_per_block and tt % gt == 0:
+                slots.extend(range(t, t + sb))
+                tiles.extend([-1] * sb)
+                t += sb
+            slots.extend(range(t, t + line))
+            tiles.extend([tile] * line)
+            t += line
+            tile += 1
+    return np.array(slots, dtype=np.int64), np.array(tiles, dtype=np.int64)
 
 
-def model_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool,
+def _arrival(slot, freed, x_start, x_end):
+    """A weight word's arrival: its bus slot, once the FIFO entry it needs has been freed, and
+    not while a chunk's activation rows hold the bus."""
+    arr = max(int(slot), int(freed) + 1)
+    return x_end if x_start <= arr < x_end else arr
+
+
+def model_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool, group: int = 0,
                  lat: Latency = LATENCY) -> int:
-    """Cycles from START to DONE of ``Y[m, n] = X[m, k] @ q.T`` on build ``cfg``."""
+    """Cycles from START to DONE of ``Y[m, n] = X[m, k] @ q.T`` on build ``cfg`` (``group``:
+    fineq-v2 group size, 0 for fineq-v1)."""
     n, k = q.shape
-    rows, cols, line = cfg.rows, cfg.cols, cfg.line_beats
+    rows, cols = cfg.rows, cfg.cols
     nb, kt = math.ceil(n / cols), math.ceil(k / rows)
     beats = tile_beats(q, cfg).reshape(-1)  # tile order inside a chunk: block-major
     cws = [min(cols, n - b * cols) for b in range(nb)]
+    groups = math.ceil(kt / (group // rows)) if group else 0
+    slots, owner = _pass_layout(cfg, nb, kt, cws, bypass, groups, lat)
     x_rate = min(cfg.bus_bytes, rows)  # bytes a cycle through the gearbox
     x_row_bytes = math.ceil(k / cfg.bus_bytes) * cfg.bus_bytes
     fifo = cfg.w_fifo_words
     chunks = math.ceil(m / cfg.chunk_m)
-    t = lat.start
-    accept_end = t  # when the array could take the next tile's first vector
-    stream_t = t  # bus time of the weight stream
+    accept = lat.start  # when the array could take the next tile's first vector
+    stream = lat.start  # bus time at which the next pass of the weight stream may begin
+    recent = np.full(fifo, -(10 ** 12), dtype=np.int64)  # when the last fifo words left the FIFO
     for c in range(chunks):
         mc = min(cfg.chunk_m, m - c * cfg.chunk_m)
-        x_load = math.ceil(mc * x_row_bytes / x_rate) + lat.x_chunk
-        feed = max(t, stream_t if c == 0 else t) + x_load  # the chunk's first vector
-        arrivals = _weight_arrivals(cfg, nb, kt, cws, bypass, 0, lat) + stream_t
-        if c == 0:
-            arrivals += math.ceil(mc * x_row_bytes / cfg.bus_bytes)  # X goes first on the bus
-        accept = max(accept_end, feed)
-        load_free = accept  # the shadow registers are free
-        consumed = np.zeros(len(arrivals), dtype=np.int64)
-        w = 0
+        x_words = math.ceil(mc * x_row_bytes / cfg.bus_bytes)
+        x_start = accept if c else lat.start  # after the previous chunk's last vector
+        feed = x_start + math.ceil(mc * x_row_bytes / x_rate) + lat.x_chunk
+        arrivals = slots + max(stream, x_start + x_words if c == 0 else stream)
+        x_end = x_start + x_words  # the activation rows have the bus first
+        accept = max(accept, feed)
+        load_free, w = accept, 0
         for i, p in enumerate(beats):
-            # load this tile's words, one a cycle, each once it has arrived
+            while owner[w] == -1:  # a factor line: it only passes through the FIFO
+                arr = _arrival(arrivals[w], recent[w % fifo], x_start, x_end)
+                recent[w % fifo] = arr + lat.w_lag
+                w += 1
             tl = load_free
-            for j in range(line):
-                # the FIFO lets the stream run only w_fifo_words ahead of the loads
-                arr = arrivals[w]
-                if w >= fifo:
-                    arr = max(arr, consumed[w - fifo] + 1)
-                tl = max(tl, arr + lat.w_lag)
-                consumed[w] = tl
+            for _ in range(cfg.line_beats):
+                # a word arrives once it has its slot and the FIFO has room for it
+                tl = max(tl, _arrival(arrivals[w], recent[w % fifo], x_start, x_end) + lat.w_lag)
+                recent[w % fifo] = tl
                 tl += 1
                 w += 1
-            loaded = tl  # the first vector needs the whole tile (registered)
-            start = max(accept, loaded) if i else max(feed, loaded)
+            start = max(accept, tl)  # the tile is loaded (registered) and the last one is done
             accept = start + mc * int(p)
             load_free = start
-        stream_t = int(consumed[-1]) + 1 - fifo  # where the next pass can begin, at the latest
-        accept_end = accept
-        t = accept  # the next chunk's activations load after this chunk's last vector
+        stream = int(arrivals[-1]) + 1
     last_mc = m - (chunks - 1) * cfg.chunk_m
     tail = lat.drain + last_mc * (cws[-1] * (4 if bypass and cfg.bus_bytes == 4 else 1) + lat.row)
-    return int(accept_end + tail + lat.finish)
+    return int(accept + tail + lat.finish)
 
 
 def latency_dict(lat: Latency = LATENCY) -> dict:
