@@ -31,8 +31,8 @@ demo: setup
 	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 16 --out build/vectors/gemma-l0-down_proj.npz
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
-	# a whole real layer through the accelerator, bit-exact, on both simulators
-	$(PY) -m verif.top_perf --sim icarus verilator --config default
+	# a whole real layer (MiniLM 384 x 384, 8 tokens) through the accelerator, bit-exact, on both simulators
+	$(PY) -m verif.top_perf --sim icarus verilator --config default --tokens 8 --buses 4 --kinds fineq
 	$(PY) -m synth --config default --size 8 --sweep 4,8
 
 test: setup
@@ -50,7 +50,8 @@ synth: setup
 bench: setup
 	$(PY) -m quant bench
 	$(PY) -m verif bench
-	$(PY) -m verif.top_perf --sim icarus verilator --config default
+	# the roofline sweep: M = 1, 8, 64, 256 at 32- and 128-bit buses, FineQ and the INT8 twin (Verilator)
+	$(PY) -m verif.top_perf --config default
 	$(PY) -m quant study --threads 1
 	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
 	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
