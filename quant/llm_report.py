@@ -187,6 +187,8 @@ def merge_llm_reports(paths) -> dict:
     methods = {}
     for r in reports:
         for m, e in r["methods"].items():
+            if m in methods and "hardware" in e:  # hardware variants measured in different runs add up
+                methods[m] = {**methods[m], "hardware": {**e["hardware"], **methods[m].get("hardware", {})}}
             methods.setdefault(m, e)
     calib = next((r["calibration"] for r in reports if r.get("calibration")), {})
     return {**base, "methods": methods, "calibration": calib, "complete": all(r.get("complete") for r in reports),
