@@ -10,9 +10,9 @@ APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 LLM_BEST     := fineq-v2-ef-emin-g96-d10
-LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin $(LLM_BEST) awq-$(LLM_BEST)
+LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin fineq-v2-ef-emin-g96 $(LLM_BEST) awq-fineq-v2-ef-emin-g96
 LLM_METHODS  := rtn4 rtn3-g128 gptq3 gptq3-g128 owq2 fineq fineq-emin fineq-ef fineq-ef-emin fineq-ef-emin-d10 fineq-v2-emin-g96 \
-                fineq-v2-ef-emin-g96 fineq-v2-ef-emin-g96-d10 awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96 awq-fineq-v2-ef-emin-g96-d10
+                fineq-v2-ef-emin-g96 $(LLM_BEST) awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96 awq-$(LLM_BEST)
 
 .PHONY: setup demo test verilog sim synth bench clean
 

@@ -98,8 +98,12 @@ def plot(report: dict, path: Path) -> Path:
             y = top if off else v
             ax.scatter(r["bpw"], y, color=c, label=r["family"], s=30,
                        marker="^" if off else ("*" if "fineq" in m else "o"))
-            ax.annotate(f"{m} ({_ppl(v)})" if off else m, (r["bpw"], y), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+            if off:  # off-scale labels stacked down the top edge, so that they do not overlap
+                n_off = sum(1 for t2 in ax.texts if t2.get_text().endswith(")"))
+                ax.annotate(f"{m} ({_ppl(v)})", (r["bpw"], y), fontsize=7, xytext=(6, -4 - 9 * n_off),
+                            textcoords="offset points")
+            else:
+                ax.annotate(m, (r["bpw"], y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(f, color="grey", ls="--", lw=1, label=f"float ({f:.1f})")
         ax.axhline(GOAL_RATIO * f, color="grey", ls=":", lw=1, label=f"goal: {GOAL_RATIO:g}x float")
         ax.axvline(GOAL_BPW, color="grey", ls=":", lw=0.8)
@@ -187,6 +191,8 @@ def merge_llm_reports(paths) -> dict:
     methods = {}
     for r in reports:
         for m, e in r["methods"].items():
+            if m in methods and "hardware" in e:  # hardware variants measured in different runs add up
+                methods[m] = {**methods[m], "hardware": {**e["hardware"], **methods[m].get("hardware", {})}}
             methods.setdefault(m, e)
     calib = next((r["calibration"] for r in reports if r.get("calibration")), {})
     return {**base, "methods": methods, "calibration": calib, "complete": all(r.get("complete") for r in reports),

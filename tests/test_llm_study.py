@@ -131,3 +131,31 @@ def test_per_token_vectors_of_a_causal_lm(tiny_llama, tmp_path, method):
     np.savez(tmp_path / "bad.npz", **bad)
     with pytest.raises(FineQError, match="act_scale has shape"):
         load_vectors(tmp_path / "bad.npz")
+
+
+def test_merge_joins_runs_and_their_hardware_variants(tmp_path):
+    from quant.llm_report import goal, merge_llm_reports
+
+    texts = {"a": {"windows": 1, "seqlen": 8}}
+
+    def entry(bpw, ppl, **kw):
+        return {"bpw": bpw, "ppl": {"a": ppl}, "family": "x", "seconds": 0, "peak_mb": 0, **kw}
+
+    r1 = {"model": "m", "texts": texts, "complete": True,
+          "methods": {"fp32": entry(32, 10), "fineq-v2-ef-emin-g96": entry(2.78, 15, hardware={"int32": {"ppl": {"a": 16}}}),
+                      "gptq3-g128": entry(3.125, 14)}}
+    r2 = {"model": "m", "texts": texts, "complete": True,
+          "methods": {"fp32": entry(32, 10), "fineq-v2-ef-emin-g96": entry(2.78, 15, hardware={"int8": {"ppl": {"a": 17}}}),
+                      "owq2": entry(2.68, 1e9)}}
+    for i, r in enumerate((r1, r2)):
+        (tmp_path / f"{i}.json").write_text(json.dumps(r))
+    m = merge_llm_reports([tmp_path / "0.json", tmp_path / "1.json"])
+    assert list(m["methods"]) == ["fp32", "fineq-v2-ef-emin-g96", "gptq3-g128", "owq2"]
+    assert set(m["methods"]["fineq-v2-ef-emin-g96"]["hardware"]) == {"int32", "int8"}
+    g = goal(m)  # 1.5x float, but behind GPTQ 3-bit g128
+    assert g["method"] == "fineq-v2-ef-emin-g96" and g["per_text"]["a"]["within_2x"] and not g["met"]
+    assert g["per_text"]["a"]["at_least_owq"] and not g["per_text"]["a"]["ahead_of_gptq3_g128"]
+    r2["texts"] = {"b": texts["a"]}
+    (tmp_path / "1.json").write_text(json.dumps(r2))
+    with pytest.raises(FineQError, match="cannot be merged"):
+        merge_llm_reports([tmp_path / "0.json", tmp_path / "1.json"])
