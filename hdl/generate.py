@@ -138,7 +138,7 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
         return written
     stamp.unlink(missing_ok=True)
     for stem, make in parts.items():
-        _write(written[stem], to_verilog(make(), stem))
+        _write(written[stem], icarus_safe(to_verilog(make(), stem)))
     _write(written["vector_unit"], LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit")))
     for stem, acfg in builds.items():
         _write(written[stem], accelerator_verilog(acfg, stem))
