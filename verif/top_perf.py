@@ -37,6 +37,15 @@ KINDS = {"fineq": ArrayKind.FINEQ, "mac8x8": ArrayKind.MAC8X8, "mac8x3": ArrayKi
 LAYERS = {
     "minilm": (ROOT / "build" / "vectors" / "minilm-layer0-query-full-m256.npz",
                ["--tokens", "256"]),
+    # Gemma-3-270M layer 0 (weights: the Q4_K_M GGUF dequantized, then fineq-v2 with groups of
+    # 96; per-token activations of real text): the MLP's down-projection (K = 2048) and the
+    # attention's query projection
+    "gemma-down": (ROOT / "build" / "vectors" / "gemma-l0-down_proj-v2-m256.npz",
+                   ["--model", "gemma3-270m", "--layer", "model.layers.0.mlp.down_proj",
+                    "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
+    "gemma-q": (ROOT / "build" / "vectors" / "gemma-l0-q_proj-v2-m256.npz",
+                ["--model", "gemma3-270m", "--layer", "model.layers.0.self_attn.q_proj",
+                 "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
 }
 
 
@@ -91,8 +100,9 @@ def measure(jobs, results, cfg: AcceleratorConfig, sim: str, layer: str) -> list
         q = job_weights(job, cfg)
         m = job.x.shape[0]
         bypass = job.rq is None
-        roof = ideal_cycles(q, m, cfg, bypass)
-        model = model_cycles(q, m, cfg, bypass)
+        group = job.group if job.factors is not None and cfg.group_scales else 0
+        roof = ideal_cycles(q, m, cfg, bypass, group)
+        model = model_cycles(q, m, cfg, bypass, group)
         out.append({
             "layer": layer, "kind": cfg.kind.name.lower(), "bus_bits": 8 * cfg.bus_bytes,
             "simulator": sim, "m": m, "k": job.k, "n": q.shape[0], "bypass": bypass,
@@ -124,6 +134,7 @@ def layer_jobs(layer: str, tokens, cfg: AcceleratorConfig):
             # the INT8 twin runs the same integers as INT8 weights: its cycles do not depend on
             # the values (every beat is one cycle), and the results stay checkable
             job.w8 = unpack_clusters(job.clusters, job.k).astype(np.int8)
+            job.factors, job.group = None, 0  # INT8 weights carry their own per-row scale
         jobs.append(job)
     return jobs
 
@@ -238,6 +249,66 @@ def plot(records, path: Path):
     return path
 
 
+# (build, M, K, N, bypass, group) of the tiny jobs that fit the latencies and of those that
+# check them; the two sets share no shape.
+CALIBRATION = [("fineq", 4, 1, 6, 8, 0, 0), ("fineq", 4, 3, 30, 17, 1, 0), ("fineq", 4, 9, 96, 8, 0, 0),
+               ("fineq", 16, 2, 48, 24, 0, 12), ("fineq", 16, 20, 18, 9, 0, 0),
+               ("mac8x8", 4, 5, 40, 16, 0, 0), ("mac8x8", 16, 1, 96, 8, 1, 0)]
+VALIDATION = [("fineq", 4, 2, 95, 13, 0, 0), ("fineq", 4, 17, 12, 8, 1, 0), ("fineq", 16, 1, 96, 16, 0, 24),
+              ("fineq", 16, 8, 36, 31, 0, 0), ("fineq", 8, 6, 50, 10, 0, 0),
+              ("mac8x8", 4, 12, 24, 24, 0, 0), ("mac8x8", 16, 3, 60, 8, 1, 0)]
+
+
+def model_check(sim: str, *, fit: bool) -> int:
+    """Run the calibration (or validation) jobs on the tiny builds and compare with the model;
+    with ``fit``, search the latencies that minimise the largest relative error."""
+    from verif.top_jobs import random_job
+
+    rng = np.random.default_rng(17 if fit else 23)
+    rows = []
+    for kind, bus, m, k, n, bypass, group in (CALIBRATION if fit else VALIDATION):
+        cfg = accel_preset("tiny", kind=KINDS[kind], bus_bytes=bus)
+        job = random_job(rng, m, k, n, bypass=bool(bypass), group=group, name=f"{kind}-b{bus} {m}x{k}x{n}")
+        out = ROOT / "build" / "perf" / f"model-{'fit' if fit else 'check'}-{kind}-b{8 * bus}-{m}-{k}-{n}"
+        rep = run_jobs_on(sim, cfg, [job], out)
+        rows.append((job, cfg, rep["jobs"][0]["cycles"], rep["jobs"][0]["mismatches"]))
+    lat = _fit(rows) if fit else LATENCY
+    worst = 0.0
+    for job, cfg, cycles, mismatches in rows:
+        q = job_weights(job, cfg)
+        g = job.group if job.factors is not None and cfg.group_scales else 0
+        model = model_cycles(q, job.x.shape[0], cfg, job.rq is None, g, lat)
+        worst = max(worst, abs(model / cycles - 1))
+        print(f"{job.name:28s} {'INT32' if job.rq is None else 'INT8 '} group {g:3d}: measured "
+              f"{cycles:6d}, model {model:6d} ({model - cycles:+4d} cycles, {model / cycles - 1:+.2%}), "
+              f"{mismatches} mismatches")
+    print(f"largest model error: {worst:.2%}" + (f"; fitted latencies {latency_dict(lat)}" if fit else ""))
+    return 0
+
+
+def _fit(rows):
+    """Coordinate search over the latencies (small integers) for the least largest error."""
+    from dataclasses import replace
+
+    def cost(lat):
+        errs = []
+        for job, cfg, cycles, _ in rows:
+            g = job.group if job.factors is not None and cfg.group_scales else 0
+            errs.append(abs(model_cycles(job_weights(job, cfg), job.x.shape[0], cfg, job.rq is None,
+                                         g, lat) - cycles) / cycles)
+        return max(errs), sum(errs)
+
+    lat, best = LATENCY, cost(LATENCY)
+    for _ in range(4):
+        for name in latency_dict(lat):
+            for value in range(0, 2 * getattr(LATENCY, name) + 12):
+                trial = replace(lat, **{name: value})
+                c = cost(trial)
+                if c < best:
+                    lat, best = trial, c
+    return lat
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verif.top_perf", description=__doc__.split("\n")[0])
     parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
@@ -245,8 +316,14 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
     parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS))
-    parser.add_argument("--layers", nargs="+", default=["minilm"], choices=list(LAYERS))
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the cycle model's latencies on small tiny jobs")
+    parser.add_argument("--validate", action="store_true",
+                        help="the cycle model against tiny jobs outside the fit")
     args = parser.parse_args(argv)
+    if args.calibrate or args.validate:
+        return model_check(args.sim[0], fit=args.calibrate)
     try:
         for kind in args.kinds:
             for bus in args.buses:

@@ -61,7 +61,13 @@ def _check_golden(v: dict, source) -> dict:
     k = v["q"].shape[1]
     if not np.array_equal(unpack_clusters(v["clusters"], k), v["q"]):
         raise ValueError(f"{source}: q does not decode from the cluster bytes")
-    if not np.array_equal(int_gemm(v["x_q"], v["q"]), v["acc"]):
+    if "sub" in v:  # fineq-v2: the sum is group-scaled
+        from quant.golden import int_gemm_grouped
+
+        group = int(v["meta"]["group"])
+        if not np.array_equal(int_gemm_grouped(v["x_q"], v["q"], v["sub"], group), v["acc"]):
+            raise ValueError(f"{source}: acc is not the group-scaled x_q @ q.T")
+    elif not np.array_equal(int_gemm(v["x_q"], v["q"]), v["acc"]):
         raise ValueError(f"{source}: acc is not x_q @ q.T")
     return v
 
