@@ -214,7 +214,8 @@ async def run_jobs(dut):
     for i, job in enumerate(load_jobs(bench.cfg, bench.rng)):
         # Odd jobs are packed tightly just below a 4 KiB line, so bursts must be split there.
         bus = bench.cfg.bus_bytes
-        base = 0x1000 + 0x20000 * i + (0x1000 - 3 * bus if i % 2 else 0)
+        # Jobs take turns among seven 128 KiB regions of the 1 MiB memory.
+        base = 0x1000 + 0x20000 * (i % 7) + (0x1000 - 3 * bus if i % 2 else 0)
         r = await bench.run_job(job, base=base, align=bus if i % 2 else 64)
         dut._log.info("%s: M=%d K=%d N=%d, %d cycles (%d computing, %d DMA stalls), "
                       "%d mismatches, %.1f s", r["name"], r["m"], r["k"], r["n"], r["cycles"],

@@ -7,6 +7,8 @@
   middle of a job.
 - ``test_top_variants``: the same jobs on every other build of the preset (64- and 128-bit
   buses, the INT8 x INT8 array), bit-exact.
+- ``test_cycle_model_outside_its_fit``: the cycle model against random jobs it was not fitted
+  on (mean error below 2 %, none above 8 %).
 - ``test_top_full_layer`` (marker ``slow``, runs only with FINEQ_FULL_LAYER=1): the whole
   384 x 384 attention projection with 8 real tokens on the default preset, no pauses: every
   output bit-exact, the cycle model within 1 %, at least 85 % of the roofline.
@@ -91,3 +93,18 @@ def test_top_full_layer(sim, tmp_path):
     assert record["mismatches"] == 0
     assert abs(record["model_error"]) < 0.01, record
     assert record["roofline_efficiency"] > 0.85, record
+
+
+@pytest.mark.parametrize("kind", ["fineq", "mac8x8"])
+def test_cycle_model_outside_its_fit(kind, tmp_path):
+    """The cycle model (fitted on other random jobs, `verif.top_perf --calibrate`) against 14
+    random tiny jobs it was not fitted on, on the 32-bit builds, no pauses: cycles are the same
+    on both simulators, so Verilator alone."""
+    from verif.top_perf import KINDS, model_error, model_jobs, run_jobs_on
+
+    cfg = accel_preset("tiny", kind=KINDS[kind], bus_bytes=4)
+    jobs = model_jobs(np.random.default_rng(99), cfg, 14, "check")
+    report = run_jobs_on("verilator", cfg, jobs, tmp_path)
+    assert [j["mismatches"] for j in report["jobs"]] == [0] * len(jobs)
+    errors = np.abs([model_error(job, cfg, r["cycles"])[1] for job, r in zip(jobs, report["jobs"])])
+    assert errors.mean() < 0.02 and errors.max() < 0.08, errors
