@@ -32,7 +32,7 @@ __all__ = ["components", "accelerators", "generate", "generate_config", "main", 
 # Accelerator builds written besides top.v, per preset: (array kind, bus bytes).
 VARIANTS = {
     "tiny": [(ArrayKind.FINEQ, 8), (ArrayKind.FINEQ, 16), (ArrayKind.MAC8X8, 4),
-             (ArrayKind.MAC8X8, 16)],
+             (ArrayKind.MAC8X8, 16), (ArrayKind.MAC8X3, 4), (ArrayKind.FINEQ_R2, 4)],
     "default": [(ArrayKind.FINEQ, 16), (ArrayKind.MAC8X8, 4), (ArrayKind.MAC8X8, 16)],
     "large": [],
 }

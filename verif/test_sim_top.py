@@ -6,7 +6,7 @@
   random AXI idle cycles and back-pressure; illegal register values and bus errors; reset in the
   middle of a job.
 - ``test_top_variants``: the same jobs on every other build of the preset (64- and 128-bit
-  buses, the INT8 x INT8 array), bit-exact.
+  buses, the INT8 x INT8 array; the INT8 x 3-bit and radix-2 arrays on Verilator), bit-exact.
 - ``test_cycle_model_outside_its_fit``: the cycle model against random jobs it was not fitted
   on (mean error below 2 %, none above 8 %).
 - ``test_top_full_layer`` (marker ``slow``, runs only with FINEQ_FULL_LAYER=1): the whole
@@ -70,8 +70,14 @@ def test_top_layer_slice(sim, config_name, top_verilog, golden, tmp_path):
     run_slice(sim, config_name, "top", top_verilog, golden, tmp_path)
 
 
-@pytest.mark.parametrize("variant", [v for v in accelerators("tiny") if v != "top"])
-@pytest.mark.parametrize("sim", simulate.selected_simulators())
+# The two extra array kinds (INT8 x 3-bit MAC, radix-2 FineQ) share every block but the array
+# with builds above, so they run on Verilator only, to keep `make test` short.
+EXTRA_KINDS = ("top_mac8x3_b32", "top_fineq_r2_b32")
+VARIANT_RUNS = [(sim, v) for v in accelerators("tiny") if v != "top" for sim in simulate.selected_simulators()
+                if v not in EXTRA_KINDS or sim == "verilator"]
+
+
+@pytest.mark.parametrize("sim,variant", VARIANT_RUNS)
 def test_top_variants(sim, variant, config_name, top_verilog, golden, tmp_path):
     if variant not in accelerators(config_name):
         pytest.skip(f"{config_name} has no build {variant}")
