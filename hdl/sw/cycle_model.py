@@ -76,14 +76,19 @@ def job_bytes(m: int, k: int, n: int, cfg: AcceleratorConfig, bypass: bool, grou
 def ideal_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool,
                  group: int = 0) -> dict:
     """Roofline: max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle). AXI reads
-    and writes have channels of their own, so the bandwidth bound is the larger direction."""
+    and writes have channels of their own, so the bandwidth bound is the larger direction.
+    ``dataflow``: the same bound with the weight traffic of this design (once per chunk)."""
     n, k = q.shape
     compute = int(m * tile_beats(q, cfg).sum())
     b = job_bytes(m, k, n, cfg, bypass, group)
     moved = max(b["weights"] + b["activations"] + b["params"], b["results"])
     bandwidth = math.ceil(moved / cfg.bus_bytes)
+    # This design's dataflow reads the weights and parameters again for every chunk of tokens
+    chunks = math.ceil(m / cfg.chunk_m)
+    streamed = max(chunks * (b["weights"] + b["params"]) + b["activations"], b["results"])
     return {"compute": compute, "bandwidth": bandwidth, "ideal": max(compute, bandwidth),
-            "bound": "compute" if compute >= bandwidth else "bandwidth"}
+            "bound": "compute" if compute >= bandwidth else "bandwidth",
+            "dataflow": max(compute, math.ceil(streamed / cfg.bus_bytes))}
 
 
 def useful_pulses(q: np.ndarray, m: int) -> int:
