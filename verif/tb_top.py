@@ -36,7 +36,7 @@ from hdl.sw.image import build_image
 from verif.cocotb_tb import random_pause, start_clock, tb_rng
 from verif.top_jobs import jobs_from_npz, random_job
 
-RAM_SIZE = 1 << 20
+RAM_SIZE = 1 << 24  # 16 MiB (allocated sparsely): whole Gemma layers with 256 tokens fit
 # AxiRam wraps addresses modulo its size; accesses at or above FAULT_BASE answer SLVERR instead,
 # standing for an unmapped region of the SoC.
 FAULT_BASE = 0x8000_0000
@@ -214,8 +214,8 @@ async def run_jobs(dut):
     for i, job in enumerate(load_jobs(bench.cfg, bench.rng)):
         # Odd jobs are packed tightly just below a 4 KiB line, so bursts must be split there.
         bus = bench.cfg.bus_bytes
-        # Jobs take turns among seven 128 KiB regions of the 1 MiB memory.
-        base = 0x1000 + 0x20000 * (i % 7) + (0x1000 - 3 * bus if i % 2 else 0)
+        # Jobs take turns among seven 2 MiB regions of the memory.
+        base = 0x1000 + 0x200000 * (i % 7) + (0x1000 - 3 * bus if i % 2 else 0)
         r = await bench.run_job(job, base=base, align=bus if i % 2 else 64)
         dut._log.info("%s: M=%d K=%d N=%d, %d cycles (%d computing, %d DMA stalls), "
                       "%d mismatches, %.1f s", r["name"], r["m"], r["k"], r["n"], r["cycles"],
