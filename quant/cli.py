@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import FineQError
-from .fineq import DEFAULT_THRESHOLD, check_threshold
+from .core.errors import FineQError
+from .methods.fineq import DEFAULT_THRESHOLD, check_threshold
 
 REPORTS = Path("build/reports")
 
@@ -28,8 +28,8 @@ def _threshold_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_quantize(args) -> None:
-    from .checkpoint import load_model, quantize_model, save_packed
-    from .metrics import summarize_bpw
+    from .study.checkpoint import load_model, quantize_model, save_packed
+    from .study.metrics import summarize_bpw
 
     model, _, name = load_model(args.model)
     start = time.perf_counter()
@@ -43,7 +43,7 @@ def cmd_quantize(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .evaluate import evaluate, format_table, write_report
+    from .study.evaluate import evaluate, format_table, write_report
 
     report = evaluate(args.model, args.methods, threshold=args.threshold,
                       n_sentences=args.sentences, progress=not args.quiet)
@@ -53,11 +53,11 @@ def cmd_eval(args) -> None:
 
 
 def cmd_vectors(args) -> None:
-    from .vectors import make_vectors, save_vectors
+    from .study.vectors import make_vectors, save_vectors
 
     if args.act is None:
-        from .models import model_folder_of
-        from .perplexity import is_causal_folder
+        from .study.models import model_folder_of
+        from .study.perplexity import is_causal_folder
 
         causal = args.model is not None and is_causal_folder(model_folder_of(args.model)[0])
         args.act = "per-token" if causal else "per-tensor"
@@ -69,7 +69,7 @@ def cmd_vectors(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from .bench import bench_quantizer, update_bench_report
+    from .study.bench import bench_quantizer, update_bench_report
 
     figures = bench_quantizer(progress=not args.quiet)
     path = update_bench_report("quant", figures)
@@ -80,8 +80,8 @@ def cmd_bench(args) -> None:
 
 
 def cmd_llm_study(args) -> None:
-    from .llm_report import format_table, merge_llm_reports, write_llm_reports
-    from .llm_study import LLM_METHODS, run_llm_study
+    from .study.llm_report import format_table, merge_llm_reports, write_llm_reports
+    from .study.llm_study import LLM_METHODS, run_llm_study
 
     out_dir = Path(args.out_dir)
     if args.merge:
@@ -114,14 +114,14 @@ def _is_llm_study(args) -> bool:
             raise FineQError(f"cannot read study report {args.merge[0]}: {e}") from None
     if args.model is None:
         return False
-    from .models import model_folder_of
-    from .perplexity import is_causal_folder
+    from .study.models import model_folder_of
+    from .study.perplexity import is_causal_folder
 
     return is_causal_folder(model_folder_of(args.model, progress=not args.quiet)[0])
 
 
 def cmd_study(args) -> None:
-    from .study import DEFAULT_METHODS, merge_reports, run_study, write_reports
+    from .study.study import DEFAULT_METHODS, merge_reports, run_study, write_reports
 
     if args.threads:
         import torch
@@ -148,7 +148,7 @@ def cmd_study(args) -> None:
 
 
 def cmd_perplexity(args) -> None:
-    from .perplexity import DEFAULT_SEQLEN, format_perplexity, run_perplexity
+    from .study.perplexity import DEFAULT_SEQLEN, format_perplexity, run_perplexity
 
     report = run_perplexity(args.model, args.text, args.methods, seqlen=args.seqlen or DEFAULT_SEQLEN,
                             max_windows=args.max_windows, progress=not args.quiet)
@@ -163,11 +163,11 @@ def cmd_perplexity(args) -> None:
 
 
 def cmd_shards(args) -> None:
-    from .sharded import quantize_sharded
+    from .study.sharded import quantize_sharded
 
     checkpoint = args.checkpoint
     if str(checkpoint) in ("gemma3-270m",) or str(checkpoint).lower().endswith(".gguf"):
-        from .models import model_folder_of
+        from .study.models import model_folder_of
 
         checkpoint = model_folder_of(checkpoint, progress=not args.quiet)[0]  # the dequantized folder
     f = quantize_sharded(checkpoint, args.out, threshold=args.threshold, include=args.include,
@@ -179,8 +179,8 @@ def cmd_shards(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .evaluate import DEFAULT_METHODS
-    from .vectors import DEFAULT_LAYER
+    from .study.evaluate import DEFAULT_METHODS
+    from .study.vectors import DEFAULT_LAYER
 
     parser = argparse.ArgumentParser(
         prog="python -m quant",

@@ -3,7 +3,7 @@
 Generates the Verilog of a configuration, builds it on one simulator, and streams the first tile
 of a real layer (the first ``rows`` input features of the first ``cols`` output channels of
 all-MiniLM-L6-v2's first attention query, real activations from text) through the FineQ array and
-both MAC baselines, bit-exact against quant.golden, and prints the sums and the cycles.
+both MAC baselines, bit-exact against quant.core.golden, and prints the sums and the cycles.
 """
 
 from __future__ import annotations

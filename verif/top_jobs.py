@@ -3,7 +3,7 @@
 A job is what one START computes: cluster bytes [N, ceil(K/3)], INT8 activations [M, K], and
 requantization parameters (or none: INT32 bypass). Jobs go to the simulator process as one
 ``.npz`` (``jobs_to_npz`` / ``jobs_from_npz``); the testbench builds the memory image with
-hdl.sw.image and checks the outputs against quant.golden.
+hdl.sw.image and checks the outputs against quant.core.golden.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from quant import golden
-from quant.format import encode_bytes, num_clusters, unpack_clusters
-
+from quant.core import golden
+from quant.core.format import encode_bytes, num_clusters, unpack_clusters
 from verif.vectors import write_npz
 
 __all__ = ["Job", "layer_job", "random_job", "jobs_to_npz", "jobs_from_npz", "ensure_layer_vectors",
@@ -91,7 +90,7 @@ def layer_job(v: dict, *, n: int | None = None, k: int | None = None, m: int | N
 def _slice_requant(v, x, q, factors, group, n) -> golden.Requant:
     """Requantization for a slice: per tensor, the output scale of its own float range and the
     file's biases; per token (an act_scale per row), one output scale per channel
-    (sigma[n] = max_m |acc * s_w[n]| / 127, quant.golden.make_requant_per_token)."""
+    (sigma[n] = max_m |acc * s_w[n]| / 127, quant.core.golden.make_requant_per_token)."""
     acc = (golden.int_gemm(x, q) if factors is None
            else golden.int_gemm_grouped(x, q, factors, group)).astype(np.float64)
     w_scales = np.asarray(v["scales"][:n], dtype=np.float64)

@@ -6,7 +6,7 @@
 
 For every layer, array kind and bus width it runs the layer with each token count through the
 generated top level (cocotb, cocotbext-axi memory, no pauses), checks every output against
-quant.golden, and records the CYCLES register, the cycle model (hdl.sw.cycle_model) and the
+quant.core.golden, and records the CYCLES register, the cycle model (hdl.sw.cycle_model) and the
 roofline: ideal = max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle), with the
 bytes of every operand counted once. ``--calibrate`` fits the model's latencies on small tiny
 jobs; ``--validate`` measures it on jobs outside the fit.
@@ -25,8 +25,14 @@ import numpy as np
 from hdl.datapath.config import ArrayKind
 from hdl.generate import accelerators
 from hdl.soc.accel_config import AcceleratorConfig, accel_preset
-from hdl.sw.cycle_model import LATENCY, ideal_cycles, latency_dict, model_cycles, useful_pulses
-from quant.format import unpack_clusters
+from hdl.sw.cycle_model import (
+    LATENCY,
+    ideal_cycles,
+    latency_dict,
+    model_cycles,
+    useful_pulses,
+)
+from quant.core.format import unpack_clusters
 
 __all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
 

@@ -7,10 +7,10 @@ so the simulator processes stay light, and cuts them into array tiles:
 
     tile (kt, nt):  q[n0:n0+cols, k0:k0+rows]  (weights as the array holds them, [cols, rows])
                     x_q[:M, k0:k0+rows]          (activation vectors, [M, rows])
-    expected:       quant.golden.int_gemm(x, q)  (the tile's INT32 partial sums, [M, cols])
+    expected:       quant.core.golden.int_gemm(x, q)  (the tile's INT32 partial sums, [M, cols])
 
 and the sum of a column block's tiles over all K tiles must equal the file's ``acc``.
-Weights are decoded from the cluster bytes with ``quant.format.unpack_clusters``.
+Weights are decoded from the cluster bytes with ``quant.core.format.unpack_clusters``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from quant.format import encode_bytes, num_clusters, unpack_clusters
-from quant.golden import int_gemm
-
 from hdl.datapath.config import ArrayConfig, ArrayKind
+from quant.core.format import encode_bytes, num_clusters, unpack_clusters
+from quant.core.golden import int_gemm
 
 __all__ = [
     "Tile", "load_golden", "synthetic_golden", "layer_tiles", "random_tiles", "ensure_vectors",
@@ -62,7 +61,7 @@ def _check_golden(v: dict, source) -> dict:
     if not np.array_equal(unpack_clusters(v["clusters"], k), v["q"]):
         raise ValueError(f"{source}: q does not decode from the cluster bytes")
     if "sub" in v:  # fineq-v2: the sum is group-scaled
-        from quant.golden import int_gemm_grouped
+        from quant.core.golden import int_gemm_grouped
 
         group = int(v["meta"]["group"])
         if not np.array_equal(int_gemm_grouped(v["x_q"], v["q"], v["sub"], group), v["acc"]):
