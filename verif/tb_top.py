@@ -30,7 +30,7 @@ from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import KIND_CODES, accel_preset
 from hdl.soc.regmap import ErrorCode
-from hdl.sw.driver import REG, Driver, field_value
+from hdl.sw.driver import REG, Driver
 from hdl.sw.image import build_image
 from verif.cocotb_tb import random_pause, start_clock, tb_rng
 from verif.top_jobs import jobs_from_npz, random_job

@@ -21,8 +21,7 @@ import pytest
 from hdl.generate import accelerators
 from hdl.soc.accel_config import accel_preset
 from verif import simulate
-from verif.top_jobs import (ensure_layer_vectors, jobs_to_npz, layer_job, random_job)
-from verif.vectors import load_golden
+from verif.top_jobs import jobs_to_npz, layer_job, random_job
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,6 @@ hdl.sw.image and checks the outputs against quant.core.golden.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +16,13 @@ import numpy as np
 
 from quant.core import golden
 from quant.core.format import encode_bytes, num_clusters, unpack_clusters
-from verif.vectors import write_npz
+from verif.vectors import ensure_vectors, write_npz
 
 __all__ = ["Job", "layer_job", "random_job", "jobs_to_npz", "jobs_from_npz", "ensure_layer_vectors",
            "FULL_LAYER_VECTORS"]
 
-ROOT = Path(__file__).resolve().parent.parent
 # The whole attention query projection of MiniLM layer 0 (384 x 384) with 8 real tokens.
-FULL_LAYER_VECTORS = ROOT / "build" / "vectors" / "minilm-layer0-query-full-m8.npz"
+FULL_LAYER_VECTORS = "minilm-layer0-query-full-m8.npz"  # under build/vectors/
 FULL_LAYER_ARGS = ["--tokens", "8"]
 
 
@@ -160,14 +156,6 @@ def jobs_from_npz(path) -> list[Job]:
     return jobs
 
 
-def ensure_layer_vectors(path: Path = FULL_LAYER_VECTORS, args=FULL_LAYER_ARGS) -> Path:
+def ensure_layer_vectors(path: str | Path = FULL_LAYER_VECTORS, args=FULL_LAYER_ARGS) -> Path:
     """Golden vectors of the whole default layer, written once by `python -m quant vectors`."""
-    path = Path(path)
-    if not path.exists():
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0 or not path.exists():
-            raise RuntimeError(f"`{' '.join(cmd[1:])}` failed ({done.returncode}):\n"
-                               f"{done.stderr[-2000:]}")
-    return path
+    return ensure_vectors(path, args)

@@ -32,24 +32,23 @@ from hdl.sw.cycle_model import (
     model_cycles,
     useful_pulses,
 )
+from quant.core import paths
 from quant.core.format import unpack_clusters
 
 __all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / "build" / "reports"
 KINDS = {"fineq": ArrayKind.FINEQ, "mac8x8": ArrayKind.MAC8X8, "mac8x3": ArrayKind.MAC8X3}
 # Layers by short name: golden-vector file and the `python -m quant vectors` arguments.
 LAYERS = {
-    "minilm": (ROOT / "build" / "vectors" / "minilm-layer0-query-full-m256.npz",
+    "minilm": ("minilm-layer0-query-full-m256.npz",
                ["--tokens", "256"]),
     # Gemma-3-270M layer 0 (weights: the Q4_K_M GGUF dequantized, then fineq-v2 with groups of
     # 96; per-token activations of real text): the MLP's down-projection (K = 2048) and the
     # attention's query projection
-    "gemma-down": (ROOT / "build" / "vectors" / "gemma-l0-down_proj-v2-m256.npz",
+    "gemma-down": ("gemma-l0-down_proj-v2-m256.npz",
                    ["--model", "gemma3-270m", "--layer", "model.layers.0.mlp.down_proj",
                     "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
-    "gemma-q": (ROOT / "build" / "vectors" / "gemma-l0-q_proj-v2-m256.npz",
+    "gemma-q": ("gemma-l0-q_proj-v2-m256.npz",
                 ["--model", "gemma3-270m", "--layer", "model.layers.0.self_attn.q_proj",
                  "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
 }
@@ -84,7 +83,7 @@ def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause:
                      "FINEQ_TB_JOBS": str(jobs_path), "FINEQ_TB_RESULTS": str(results),
                      "FINEQ_TB_PAUSE": str(pause)})
     if not results.exists():
-        log = simulate.BUILD / "sim" / cfg.name / sim / top / "runs" / f"perf-{out_dir.name}" / "sim.log"
+        log = paths.build_dir("sim", cfg.name, sim, top, "runs", f"perf-{out_dir.name}", "sim.log").absolute()
         raise RuntimeError(f"the testbench failed before writing its results; see {log}")
     report = json.loads(results.read_text())
     report["wall_s"] = time.perf_counter() - t0
@@ -152,7 +151,7 @@ def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
             for bus in buses:
                 cfg = accel_preset(config, kind=KINDS[kind], bus_bytes=bus)
                 jobs = layer_jobs(layer, tokens, cfg)
-                out_dir = ROOT / "build" / "perf" / f"{config}-{layer}-{kind}-b{8 * bus}"
+                out_dir = paths.build_dir("perf", f"{config}-{layer}-{kind}-b{8 * bus}").absolute()
                 print(f"top_perf: {layer} on {variant_of(cfg)} ({sim}), M = "
                       f"{', '.join(map(str, tokens))} ...", flush=True)
                 rep = run_jobs_on(sim, cfg, jobs, out_dir)
@@ -166,12 +165,13 @@ def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
 
 
 def write_reports(records: list[dict], config: str) -> dict:
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    reports = paths.build_dir("reports")
+    reports.mkdir(parents=True, exist_ok=True)
     data = {"config": config, "latency": latency_dict(LATENCY), "jobs": records,
             "mismatches": sum(r["mismatches"] for r in records)}
-    (REPORTS / "perf.json").write_text(json.dumps(data, indent=2) + "\n")
-    png = plot(records, REPORTS / "perf_roofline.png")
-    (REPORTS / "perf.md").write_text(markdown(records, config, png))
+    (reports / "perf.json").write_text(json.dumps(data, indent=2) + "\n")
+    png = plot(records, reports / "perf_roofline.png")
+    (reports / "perf.md").write_text(markdown(records, config, png))
     return data
 
 
@@ -275,7 +275,7 @@ def model_check(sim: str, *, fit: bool) -> int:
     for kind, bus, m, k, n, bypass, group in (CALIBRATION if fit else VALIDATION):
         cfg = accel_preset("tiny", kind=KINDS[kind], bus_bytes=bus)
         job = random_job(rng, m, k, n, bypass=bool(bypass), group=group, name=f"{kind}-b{bus} {m}x{k}x{n}")
-        out = ROOT / "build" / "perf" / f"model-{'fit' if fit else 'check'}-{kind}-b{8 * bus}-{m}-{k}-{n}"
+        out = paths.build_dir("perf", f"model-{'fit' if fit else 'check'}-{kind}-b{8 * bus}-{m}-{k}-{n}").absolute()
         rep = run_jobs_on(sim, cfg, [job], out)
         rows.append((job, cfg, rep["jobs"][0]["cycles"], rep["jobs"][0]["mismatches"]))
     lat = _fit(rows) if fit else LATENCY
@@ -341,7 +341,7 @@ def main(argv=None) -> int:
                for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
     data = write_reports(records, args.config)
     print(verdict(records))
-    print(f"top_perf: wrote {REPORTS / 'perf.json'} and {REPORTS / 'perf.md'}")
+    print(f"top_perf: wrote {paths.build_dir('reports', 'perf.json')} and {paths.build_dir('reports', 'perf.md')}")
     return 0 if data["mismatches"] == 0 else 1
 
 

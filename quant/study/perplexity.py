@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
+from ..core.paths import build_dir
 from ..methods.fineq import DEFAULT_THRESHOLD
 from .checkpoint import (
     apply_layers,
@@ -41,14 +42,13 @@ from .checkpoint import (
 from .metrics import summarize_bpw
 
 DEFAULT_SEQLEN = 2048
-PYDOC_TEXT = Path("build/text/pydoc_prose.txt")
 
 
-def pydoc_text(path: str | os.PathLike = PYDOC_TEXT) -> Path:
+def pydoc_text(path: str | os.PathLike | None = None) -> Path:
     """Write the prose paragraphs of the Python manual (pydoc_data.topics), blank-line separated."""
     from .corpus import _paragraphs
 
-    path = Path(path)
+    path = Path(path) if path is not None else build_dir("text", "pydoc_prose.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(" ".join(p) for p in _paragraphs()) + "\n", encoding="utf-8")
     return path

@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -25,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
+from ..core.paths import build_dir, fingerprint
 
-TEXT_DIR = Path("build/text")
 LICENSES_DIR = Path("/usr/share/common-licenses")
 TEXT_SOURCES = {
     "pydoc": "Python manual prose (pydoc_data.topics, standard library)",
@@ -34,7 +32,7 @@ TEXT_SOURCES = {
 }
 
 
-def license_text(path: str | os.PathLike = TEXT_DIR / "licenses.txt", source: Path = LICENSES_DIR) -> Path:
+def license_text(path: str | os.PathLike | None = None, source: Path = LICENSES_DIR) -> Path:
     """Write the distinct licence texts of ``source`` to ``path`` (blank-line separated)."""
     if not source.is_dir():
         raise FineQError(f"{source} does not exist (Debian's base-files ships it); pass a text file instead")
@@ -47,7 +45,7 @@ def license_text(path: str | os.PathLike = TEXT_DIR / "licenses.txt", source: Pa
         parts.append(real.read_text(encoding="utf-8", errors="replace").strip())
     if not parts:
         raise FineQError(f"{source} holds no licence texts")
-    path = Path(path)
+    path = Path(path) if path is not None else build_dir("text", "licenses.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
@@ -72,8 +70,7 @@ def calibration_key(model_name: str, folder: Path, seed: int, sequences: int, le
     stamp = folder / "fineq-cache.json"
     ident = stamp.read_text() if stamp.is_file() else (
         f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.is_file() else str(folder))
-    raw = json.dumps([model_name, ident, seed, sequences, length, torch.__version__])
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return fingerprint([model_name, ident, seed, sequences, length, torch.__version__])
 
 
 @torch.no_grad()
@@ -104,7 +101,7 @@ def calibration_ids(model, tokenizer, model_name: str, folder: Path, *, sequence
                     seed: int = 0, progress: bool = True) -> tuple[torch.Tensor, Path]:
     """Generated calibration token ids [sequences, length], from the cache when it has them."""
     key = calibration_key(model_name, folder, seed, sequences, length)
-    path = TEXT_DIR / f"calibration-{model_name}-{key}.pt"
+    path = build_dir("text") / f"calibration-{model_name}-{key}.pt"
     if path.is_file():
         ids = torch.load(path)
         if tuple(ids.shape) == (sequences, length):

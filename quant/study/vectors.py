@@ -1,6 +1,6 @@
 """Golden vectors for the hardware tests: a real layer of a real checkpoint, real activations.
 
-The file is a numpy ``.npz`` (format ``fineq-golden-v1``, documented in
+Writes the arrays; quant.core.vectors reads and writes the file. The file is a numpy ``.npz`` (format ``fineq-golden-v1``, documented in
 docs/golden-vectors.md) with, for a slice of one linear layer (``rows`` output channels,
 the first ``k`` input features) and ``tokens`` activation rows:
 
@@ -21,21 +21,18 @@ the first ``k`` input features) and ``tokens`` activation rows:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..core import golden
 from ..core.errors import FineQError
+from ..core.vectors import FORMAT, FORMAT_V2
 from ..methods.fineq import DEFAULT_THRESHOLD, quantize_fineq
 from . import corpus
 from .checkpoint import linear_layers, load_model
 
-FORMAT = "fineq-golden-v1"  # per-tensor activations, fineq-v1 weights (unchanged since issue #5)
-FORMAT_V2 = "fineq-golden-v2"  # adds per-token activation scales and fineq-v2 group factors
 DEFAULT_LAYER = "encoder.layer.0.attention.self.query"
-FIELDS = ("clusters", "scales", "q", "x_q", "act_scale", "bias", "mult", "shift", "out_scale", "acc", "y")
 
 
 @torch.no_grad()
@@ -168,50 +165,3 @@ def expected_outputs(qlayer, x: np.ndarray, bias, act_mode: str) -> dict:
     out.update(x_q=x_q, act_scale=np.asarray(act_scale, np.float32), bias=rq.bias, mult=rq.mult, shift=rq.shift,
                out_scale=np.float32(out_scale), acc=acc, y=golden.requantize(acc, rq))
     return out
-
-
-def save_vectors(vectors: dict, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez(f, **vectors)
-    return path
-
-
-def load_vectors(path) -> dict:
-    """Read and check a golden-vector file (the expected outputs must follow from the inputs)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            v = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise FineQError(f"{path} is not a readable golden-vector file: {e}") from None
-    missing = [f for f in (*FIELDS, "meta") if f not in v]
-    if missing:
-        raise FineQError(f"{path}: missing fields {missing}")
-    meta = json.loads(str(v["meta"]))
-    if meta.get("format") not in (FORMAT, FORMAT_V2):
-        raise FineQError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r} or {FORMAT_V2!r}")
-    v["meta"] = meta
-    m = v["x_q"].shape[0]
-    per_token = meta.get("act_mode", "per-tensor") == "per-token"
-    if v["act_scale"].shape != ((m,) if per_token else ()):
-        raise FineQError(f"{path}: act_scale has shape {v['act_scale'].shape}, expected {(m,) if per_token else ()} "
-                         f"for {meta.get('act_mode', 'per-tensor')} activations")
-    grouped = meta.get("weight_format", "fineq-v1") == "fineq-v2"
-    if grouped and ("sub" not in v or "group" not in meta):
-        raise FineQError(f"{path}: fineq-v2 vectors need the group factors 'sub' and meta 'group'")
-    from ..core.format import unpack_clusters
-
-    if not np.array_equal(unpack_clusters(v["clusters"], v["q"].shape[1]), v["q"]):
-        raise FineQError(f"{path}: decoded weights q do not match the cluster bytes (corrupt file)")
-    rq = golden.Requant(bias=v["bias"], mult=v["mult"], shift=v["shift"])
-    try:
-        acc = (golden.int_gemm_grouped(v["x_q"], v["q"], v["sub"], int(meta["group"])) if grouped
-               else golden.int_gemm(v["x_q"], v["q"]))
-    except FineQError as e:
-        raise FineQError(f"{path}: {e}") from None
-    if not np.array_equal(acc, v["acc"]) or not np.array_equal(
-        golden.requantize(v["acc"], rq), v["y"]
-    ):
-        raise FineQError(f"{path}: expected outputs do not follow from its inputs (corrupt file)")
-    return v

@@ -8,10 +8,11 @@ import torch
 
 from quant.core import golden
 from quant.core.errors import FineQError
+from quant.core.vectors import load_vectors, save_vectors
 from quant.study import checkpoint
 from quant.study.evaluate import evaluate
 from quant.study.metrics import embed
-from quant.study.vectors import load_vectors, make_vectors, save_vectors
+from quant.study.vectors import make_vectors
 
 LAYER = "encoder.layer.0.attention.self.query"
 

@@ -33,7 +33,7 @@ def test_gemma_loads_offline_and_predicts_prose(gemma):
 
 
 def test_gemma_per_token_vectors_slice(gemma, tmp_path):
-    from quant.study.vectors import load_vectors
+    from quant.core.vectors import load_vectors
 
     out = tmp_path / "slice.npz"
     assert main(["-q", "vectors", "--model", "gemma3-270m", "--layer", "model.layers.0.mlp.down_proj", "--rows", "12",

@@ -103,7 +103,7 @@ def test_per_token_vectors_of_a_causal_lm(tiny_llama, tmp_path, method):
     import numpy as np
 
     from quant.core import golden
-    from quant.study.vectors import load_vectors
+    from quant.core.vectors import load_vectors
 
     out = tmp_path / "v.npz"
     argv = ["-q", "vectors", "--model", str(tiny_llama), "--layer", "model.layers.0.mlp.down_proj", "--rows", "12",

@@ -13,7 +13,7 @@ from quant.core.format import num_clusters
 from quant.methods.fineq import FineQLayer
 from quant.study import checkpoint
 from quant.study.memory import PeakMemory
-from quant.study.sharded import quantize_sharded, quantize_state_dict
+from quant.study.sharded import quantize_sharded
 
 
 @pytest.fixture(scope="module")
