@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from .core.cli_policy import output_path, regex, run
 from .core.errors import FineQError
 from .core.paths import build_dir
 from .methods.fineq import DEFAULT_THRESHOLD, check_threshold
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with model.safetensors.index.json or model.safetensors, a .safetensors file, "
                         "or a .gguf file / gemma3-270m (streamed from its dequantized float32 cache)")
     _threshold_arg(p)
-    p.add_argument("--include", default=None, metavar="REGEX",
+    p.add_argument("--include", default=None, metavar="REGEX", type=regex,
                    help="quantize the 2-D *.weight tensors whose names match (default: all but embeddings, "
                         "norms and the output head)")
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
@@ -276,13 +276,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_outputs(args) -> None:
+    """Every path the command will write, checked before any slow work (cli_policy)."""
+    if getattr(args, "out", None) is not None:
+        output_path(args.out)
+    if getattr(args, "out_dir", None) is not None:
+        output_path(args.out_dir, folder=True, what="--out-dir")
+    if args.command == "bench":
+        output_path(build_dir("reports"), folder=True, what="the report folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def work():
         if hasattr(args, "threshold"):
-            check_threshold(args.threshold)  # before any slow work
+            check_threshold(args.threshold)
+        check_outputs(args)
         args.func(args)
-    except FineQError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run(work)

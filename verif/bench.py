@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.datapath.config import ArrayKind, preset
-from quant.core import paths
+from hdl.datapath.config import PRESETS, ArrayKind, preset
+from quant.core import cli_policy, paths
 from verif import simulate
 from verif.vectors import (
     ensure_vectors,
@@ -147,15 +147,19 @@ def render(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m verif bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="default")
+    parser = cli_policy.parser("python -m verif bench", __doc__)
+    parser.add_argument("--config", default="default", choices=sorted(PRESETS), help="array preset (default: default)")
     parser.add_argument("--sim", nargs="+", default=list(simulate.SIMULATORS),
-                        choices=simulate.SIMULATORS)
+                        choices=simulate.SIMULATORS, help="simulators (default: all)")
     parser.add_argument("--vectors", type=Path, default=None, help="golden .npz (default: real layer, 64 tokens)")
     args = parser.parse_args(argv)
-    report = bench(args.config, args.sim, args.vectors)
-    print(render(report))
-    print(f"-> {paths.build_dir('reports', 'hdl_bench.json')}")
-    return 0
+
+    def work():
+        cli_policy.output_path(paths.build_dir("reports"), folder=True, what="the report folder")
+        if args.vectors is not None:
+            load_golden(args.vectors)  # a clear error for a missing or corrupt file, before any build
+        report = bench(args.config, args.sim, args.vectors)
+        print(render(report))
+        print(f"-> {paths.build_dir('reports', 'hdl_bench.json')}")
+
+    return cli_policy.run(work)

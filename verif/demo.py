@@ -8,23 +8,26 @@ both MAC baselines, bit-exact against quant.core.golden, and prints the sums and
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from hdl.datapath.config import ArrayKind, preset
-from quant.core import paths
+from hdl.datapath.config import PRESETS, ArrayKind, preset
+from quant.core import cli_policy, paths
 from verif import simulate
 from verif.bench import _run, beat_of, tile_formula
 from verif.vectors import ensure_vectors, layer_tiles, load_golden
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verif demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="default")
-    parser.add_argument("--sim", default="icarus", choices=simulate.SIMULATORS)
+    parser = cli_policy.parser("python -m verif demo", __doc__)
+    parser.add_argument("--config", default="default", choices=sorted(PRESETS), help="array preset (default: default)")
+    parser.add_argument("--sim", default="icarus", choices=simulate.SIMULATORS, help="simulator (default: icarus)")
     args = parser.parse_args(argv)
+    return cli_policy.run(lambda: demo(args))
+
+
+def demo(args) -> int:
     cfg = preset(args.config)
+    cli_policy.output_path(paths.build_dir("sim"), folder=True, what="the build folder")
     simulate.use_verilator()
     golden = load_golden(ensure_vectors())
     meta = golden["meta"]

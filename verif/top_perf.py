@@ -14,7 +14,6 @@ jobs; ``--validate`` measures it on jobs outside the fit.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.generate import accelerators
-from hdl.soc.accel_config import AcceleratorConfig, accel_preset
+from hdl.soc.accel_config import ACCEL_PRESETS, AcceleratorConfig, accel_preset
 from hdl.sw.cycle_model import (
     LATENCY,
     ideal_cycles,
@@ -32,7 +31,7 @@ from hdl.sw.cycle_model import (
     model_cycles,
     useful_pulses,
 )
-from quant.core import paths
+from quant.core import cli_policy, paths
 from quant.core.format import unpack_clusters
 
 __all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
@@ -316,9 +315,9 @@ def _fit(rows):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verif.top_perf", description=__doc__.split("\n")[0])
+    parser = cli_policy.parser("python -m verif.top_perf", __doc__)
     parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
-    parser.add_argument("--config", default="default", choices=["tiny", "default", "large"])
+    parser.add_argument("--config", default="default", choices=sorted(ACCEL_PRESETS))
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
     parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS))
@@ -328,15 +327,16 @@ def main(argv=None) -> int:
     parser.add_argument("--validate", action="store_true",
                         help="the cycle model against tiny jobs outside the fit")
     args = parser.parse_args(argv)
+    return cli_policy.run(lambda: sweep(args))
+
+
+def sweep(args) -> int:
+    cli_policy.output_path(paths.build_dir("reports"), folder=True, what="the report folder")
     if args.calibrate or args.validate:
         return model_check(args.sim[0], fit=args.calibrate)
-    try:
-        for kind in args.kinds:
-            for bus in args.buses:
-                variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    for kind in args.kinds:  # every build exists, before any simulation
+        for bus in args.buses:
+            variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
     records = [r for sim in args.sim
                for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
     data = write_reports(records, args.config)

@@ -23,6 +23,7 @@ the first ``k`` input features) and ``tokens`` activation rows:
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 from . import golden
 from .errors import FineQError
 from .format import unpack_clusters
+from .paths import atomic
 
 __all__ = ["FORMAT", "FORMAT_V2", "FIELDS", "save_vectors", "load_vectors"]
 
@@ -42,7 +44,7 @@ def save_vectors(vectors: dict, path) -> Path:
     """Write a golden-vector file (the arrays of :func:`make_vectors <quant.study.vectors.make_vectors>`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
+    with atomic(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **vectors)
     return path
 
@@ -52,7 +54,7 @@ def load_vectors(path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as z:
             v = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise FineQError(f"{path} is not a readable golden-vector file: {e}") from None
     missing = [f for f in (*FIELDS, "meta") if f not in v]
     if missing:

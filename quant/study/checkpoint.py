@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
+from ..core.paths import atomic
 from ..methods.fineq import (
     DEFAULT_THRESHOLD,
     FineQLayer,
@@ -179,9 +180,8 @@ def save_packed(path: str | os.PathLike, layers: dict[str, FineQLayer], *, thres
                       "outlier_fraction": layer.outlier_fraction}
     meta = {"format": FORMAT, "threshold": repr(float(threshold)), "source_model": source_model,
             "layers": json.dumps(info)}
-    tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

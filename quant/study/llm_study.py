@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
-from ..core.paths import build_dir, fingerprint
+from ..core.paths import atomic, build_dir, fingerprint
 from ..methods.fineq import DEFAULT_THRESHOLD
 from .calibration import calibrated_registry, collect_hessians_ids
 from .checkpoint import apply_layers, method_registry
@@ -150,9 +150,8 @@ def cached_hessians(model, ids, layers: dict, calib_path, progress: bool) -> dic
     start = time.perf_counter()
     h = collect_hessians_ids(model, ids, layers=layers, progress=progress)
     seconds = time.perf_counter() - start
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"hessians": h, "seconds": seconds}, tmp)
-    tmp.replace(path)
+    with atomic(path) as tmp:
+        torch.save({"hessians": h, "seconds": seconds}, tmp)
     return h, seconds
 
 
@@ -190,9 +189,8 @@ def cached_quantization(model, method: str, layers: dict, hessians, calib_path, 
     seconds = time.perf_counter() - start
     norms = {k: v.detach().clone() for k, v in model.state_dict().items() if "norm" in k}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"layers": out, "extra": extra, "seconds": seconds, "peak_mb": pm.peak_mb, "norms": norms},
-               path.with_suffix(".partial"))
-    path.with_suffix(".partial").replace(path)
+    with atomic(path) as tmp:
+        torch.save({"layers": out, "extra": extra, "seconds": seconds, "peak_mb": pm.peak_mb, "norms": norms}, tmp)
     return out, extra, seconds, pm.peak_mb, False
 
 

