@@ -25,6 +25,7 @@ import numpy as np
 
 from hdl.datapath.config import PRESETS, ArrayKind, preset
 from quant.core import cli_policy, paths
+from quant.core import markdown as md
 from verif import simulate
 from verif.vectors import (
     ensure_vectors,
@@ -132,18 +133,42 @@ def render(report: dict) -> str:
         f"Real tile: {report['layer']} of {report['model']}, {report['date']}.",
         f"Formula: {report['formula']}.",
         "",
-        "| array | sim | M | P | tile cycles | formula | ideal M*P | MACs/cycle | block tiles "
-        "| block cycles | sum of tile formulas | mean P | sim cycles/CPU-s | sim cycles/wall-s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        verdict(report),
+        "",
     ]
-    for r in report["results"]:
-        lines.append(
-            f"| {r['array']} | {r['simulator']} | {r['vectors']} | {r['beat']} | "
-            f"{r['tile_cycles']} | {r['tile_formula']} | {r['tile_ideal']} | "
-            f"{r['tile_macs'] / r['tile_cycles']:.1f} | {r['block_tiles']} | {r['block_cycles']} | "
-            f"{r['block_sum_of_tile_formulas']} | {r['block_mean_beat']:.2f} | "
-            f"{r['sim_cycles_per_cpu_second']:.0f} | {r['sim_cycles_per_wall_second']:.0f} |")
+    headers = ["array", "sim", "M", "P", "tile cycles", "formula", "ideal M*P", "MACs/cycle", "block tiles",
+               "block cycles", "sum of tile formulas", "mean P", "sim cycles/CPU-s", "sim cycles/wall-s"]
+    rows = [[r["array"], r["simulator"], r["vectors"], r["beat"], r["tile_cycles"], r["tile_formula"], r["tile_ideal"],
+             f"{r['tile_macs'] / r['tile_cycles']:.1f}", r["block_tiles"], r["block_cycles"],
+             r["block_sum_of_tile_formulas"], f"{r['block_mean_beat']:.2f}", f"{r['sim_cycles_per_cpu_second']:.0f}",
+             f"{r['sim_cycles_per_wall_second']:.0f}"] for r in report["results"]]
+    lines += [md.table(headers, rows), "", *md.legend(LEGEND)]
     return "\n".join(lines) + "\n"
+
+
+def verdict(report: dict) -> str:
+    rows = report["results"]
+    off = [r for r in rows if r["tile_cycles"] != r["tile_formula"]]
+    fastest = min(rows, key=lambda r: r["block_cycles"]) if rows else None
+    return ((f"Every lone tile took exactly the schedule's formula ({len(rows)} runs)" if not off else
+             f"{len(off)} of {len(rows)} lone tiles differ from the schedule's formula") +
+            (f"; fewest cycles for the column block: {fastest['array']} ({fastest['block_cycles']})." if fastest else "."))
+
+
+LEGEND = {
+    "M": ("activation vectors streamed through each tile", None),
+    "P": ("the tile's beat: cycles per vector (max(1, max|q|) for FineQ, 1 for the MAC arrays)", "lower"),
+    "tile cycles": ("measured span of the lone tile, first weight beat to last result beat", "lower"),
+    "formula": ("the schedule's prediction C + M * P + 4; should equal tile cycles", None),
+    "ideal M*P": ("cycles with no fill or drain", None),
+    "MACs/cycle": ("multiply-accumulates of the lone tile per cycle", "higher"),
+    "block tiles": ("K tiles of the first column block, streamed back to back", None),
+    "block cycles": ("cycles of the whole column block", "lower"),
+    "sum of tile formulas": ("the block's cycles if tiles did not overlap; block cycles below it show the overlap", None),
+    "mean P": ("mean beat over the block's tiles", "lower"),
+    "sim cycles/CPU-s": ("simulated cycles per CPU second of the simulator process (simulator plus cocotb)", "higher"),
+    "sim cycles/wall-s": ("simulated cycles per wall-clock second (a shared machine: loose)", "higher"),
+}
 
 
 def main(argv=None) -> int:

@@ -158,7 +158,7 @@ async def reset_in_the_middle(dut):
         # Stop somewhere between the first weight beat and the last output.
         stop = rng.randint(1, cfg.cols + (cfg.rows + cfg.cols + victim.x.shape[0]) * 4)
         bench.y.on_beat = lambda word, cycle: None
-        await bench.clocked.run(lambda: bench.clocked.cycle >= stop, stop + 1, "reset trial")
+        await bench.clocked.run(lambda b=bench, s=stop: b.clocked.cycle >= s, stop + 1, "reset trial")
         await RisingEdge(dut.clk)
         bench.w.clear()
         bench.x.clear()

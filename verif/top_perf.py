@@ -32,6 +32,7 @@ from hdl.sw.cycle_model import (
     useful_pulses,
 )
 from quant.core import cli_policy, paths
+from quant.core import markdown as md
 from quant.core.format import unpack_clusters
 
 __all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
@@ -100,7 +101,7 @@ def job_weights(job, cfg):
 def measure(jobs, results, cfg: AcceleratorConfig, sim: str, layer: str) -> list[dict]:
     """One record per job: measured and modelled cycles, the roofline, utilization."""
     out = []
-    for job, r in zip(jobs, results["jobs"]):
+    for job, r in zip(jobs, results["jobs"], strict=True):
         q = job_weights(job, cfg)
         m = job.x.shape[0]
         bypass = job.rq is None
@@ -187,37 +188,46 @@ def verdict(records: list[dict]) -> str:
 
 
 def markdown(records: list[dict], config: str, png) -> str:
+    headers = ["layer", "array", "bus", "M", "cycles", "ideal", "bound", "efficiency", "model", "model error",
+               "utilization", "mismatches"]
+    rows = [[r["layer"], r["kind"], r["bus_bits"], r["m"], f"{r['cycles']:,}", f"{r['ideal_cycles']:,}", r["bound"],
+             f"{r['roofline_efficiency']:.3f}", f"{r['model_cycles']:,}", f"{r['model_error']:+.2%}",
+             f"{r['utilization']:.3f}", r["mismatches"]] for r in records]
     lines = [f"# Accelerator performance ({config} preset)", "", verdict(records), "",
-             "- `cycles`: measured CYCLES register (START to DONE), cocotbext-axi memory, no pauses.",
-             "- `ideal`: max(compute bound sum over tiles of M * P, bytes of every operand once / "
-             "bus bytes per cycle); `efficiency` = ideal / cycles, higher is better, 1 is the roofline.",
-             "- `model`: hdl.sw.cycle_model's prediction, and its error against the measurement.",
-             "- `utilization`: PE-cycles that add or multiply a real product / all PE-cycles.", "",
-             "| layer | array | bus | M | cycles | ideal | bound | efficiency | model | model error "
-             "| utilization | mismatches |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in records:
-        lines.append(f"| {r['layer']} | {r['kind']} | {r['bus_bits']} | {r['m']} | {r['cycles']:,} "
-                     f"| {r['ideal_cycles']:,} | {r['bound']} | {r['roofline_efficiency']:.3f} "
-                     f"| {r['model_cycles']:,} | {r['model_error']:+.2%} | {r['utilization']:.3f} "
-                     f"| {r['mismatches']} |")
-    speedups = speedup_lines(records)
+             md.table(headers, rows), "", *md.legend(LEGEND)]
+    speedups = speedup_rows(records)
     if speedups:
         lines += ["", "## FineQ against the INT8-weight twin (same preset, same bus)", "",
-                  "| layer | bus | M | FineQ cycles | INT8 cycles | speed-up |", "|---|---|---|---|---|---|",
-                  *speedups]
+                  md.table(["layer", "bus", "M", "FineQ cycles", "INT8 cycles", "speed-up"], speedups), "",
+                  *md.legend({"speed-up": ("INT8-twin cycles / FineQ cycles on the same layer, bus and M", "higher")})]
     if png:
         lines += ["", f"![efficiency and cycles against M]({png.name})"]
     return "\n".join(lines) + "\n"
 
 
-def speedup_lines(records) -> list[str]:
+LEGEND = {
+    "bus": ("AXI data width in bits", None),
+    "M": ("tokens (activation rows) in the job", None),
+    "cycles": ("measured CYCLES register, START to DONE, cocotbext-axi memory without pauses", "lower"),
+    "ideal": ("roofline cycles: max(the compute bound, sum over tiles of M * P; the bandwidth bound, bytes of "
+              "every operand once / bus bytes per cycle)", None),
+    "bound": ("which bound sets the ideal: compute or bandwidth", None),
+    "efficiency": ("ideal / cycles; 1 is the roofline", "higher"),
+    "model": ("cycles predicted by hdl.sw.cycle_model", None),
+    "model error": ("model / cycles - 1", "closer to 0"),
+    "utilization": ("PE-cycles that add or multiply a real product / all PE-cycles", "higher"),
+    "mismatches": ("outputs that differ from quant.core.golden", "must be 0: anything else is a bug."),
+}
+
+
+def speedup_rows(records) -> list[list]:
     index = {(r["layer"], r["kind"], r["bus_bits"], r["m"]): r for r in records}
     out = []
     for (layer, kind, bus, m), r in index.items():
         twin = index.get((layer, "mac8x8", bus, m))
         if kind == "fineq" and twin:
-            out.append(f"| {layer} | {bus} | {m} | {r['cycles']:,} | {twin['cycles']:,} "
-                       f"| {twin['cycles'] / r['cycles']:.2f}x |")
+            out.append([layer, bus, m, f"{r['cycles']:,}", f"{twin['cycles']:,}",
+                        f"{twin['cycles'] / r['cycles']:.2f}x"])
     return out
 
 

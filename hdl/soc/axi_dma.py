@@ -256,7 +256,7 @@ class AxiDma(wiring.Component):
         m.d.comb += bus.rready.eq(fifo.head_valid & (failed | ready))
         r_beat = bus.rvalid & bus.rready
         m.d.comb += fifo.pop.eq(r_beat & bus.rlast)
-        for c, (s, port) in enumerate(zip(clients, self.rd)):
+        for c, (s, port) in enumerate(zip(clients, self.rd, strict=True)):
             mine = bus.rvalid & fifo.head_valid & (head == c)
             m.d.comb += [
                 port.data.payload.eq(bus.rdata),

@@ -1,4 +1,4 @@
-"""Vector unit: per-output-channel requantization of INT32 sums to INT8 (DESIGN.md section 3)."""
+"""Vector unit: per-output-channel requantization of INT32 sums to INT8 (docs/numbers.md)."""
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring

@@ -144,7 +144,7 @@ def model_cycles(q: np.ndarray, m: int, cfg: AcceleratorConfig, bypass: bool, gr
         x_end = x_start + x_words  # the activation rows have the bus first
         accept = max(accept, feed)
         load_free, w = accept, 0
-        for i, p in enumerate(beats):
+        for p in beats:
             while owner[w] == -1:  # a factor line: it only passes through the FIFO
                 arr = _arrival(arrivals[w], recent[w % fifo], x_start, x_end)
                 recent[w % fifo] = arr + lat.w_lag

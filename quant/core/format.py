@@ -1,4 +1,4 @@
-"""The fineq-v1 weight format (DESIGN.md section 2), bit-exact and vectorised.
+"""The fineq-v1 weight format (docs/format.md), bit-exact and vectorised.
 
 A cluster is three consecutive weights of a row. It is stored as one byte,
 ``(index << 6) | payload``:

@@ -1,4 +1,4 @@
-"""Golden integer model of the accelerator (DESIGN.md section 3): the oracle for the RTL.
+"""Golden integer model of the accelerator (docs/numbers.md): the oracle for the RTL.
 
 Every step is integer arithmetic on numpy int64, so the result does not depend on float
 rounding anywhere after the parameters are made:

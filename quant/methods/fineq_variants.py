@@ -1,5 +1,5 @@
 """FineQ variants for the study. Every one writes exact fineq-v1 (a FineQLayer: cluster bytes
-that decode by DESIGN.md's table, float16 row scales), so the same hardware runs all of them.
+that decode by the table of docs/format.md, float16 row scales), so the same hardware runs all of them.
 
 * ``quantize_no_protection``: every cluster normal (three 2-bit codes), the ablation of the
   outlier rule.

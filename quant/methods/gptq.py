@@ -159,9 +159,3 @@ def quantize_gptq(w, h, bits: int, group: int | None = None, *, damp: float = DA
     return RTNLayer(packed=pack_bits(u8, bits),
                     scales=to_fp16(quantizer.scales).to(torch.float16).numpy().reshape(n, groups),
                     bits=bits, group=g, k=k)
-
-
-def packed_codes_bytes(rows: int, length: int, bits: int) -> int:
-    """Bytes pack_bits uses for ``rows`` rows of ``length`` codes."""
-    return rows * -(-length * bits // 8)
-

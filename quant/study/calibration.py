@@ -114,8 +114,10 @@ def calibrated_registry(threshold: float = 4.0) -> dict:
     from ..methods.gptq import quantize_gptq
     from ..methods.owq import quantize_owq
 
-    v2 = {f"fineq-v2-ef-emin-g{g}{'' if d == 0.01 else f'-d{round(d * 100)}'}":
-          (lambda g, d: lambda w, h, name: quantize_v2_error_feedback(w, h, g, damp=d, name=name))(g, d)
+    def v2_error_feedback(group, damp):
+        return lambda w, h, name: quantize_v2_error_feedback(w, h, group, damp=damp, name=name)
+
+    v2 = {f"fineq-v2-ef-emin-g{g}{'' if d == 0.01 else f'-d{round(d * 100)}'}": v2_error_feedback(g, d)
           for g in (96, 192) for d in (0.01, 0.1)}
     return {
         **v2,

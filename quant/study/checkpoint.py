@@ -121,15 +121,19 @@ def method_registry(threshold: float = DEFAULT_THRESHOLD) -> dict[str, Callable]
 def _variant_registry() -> dict[str, Callable]:
     """FineQ variants that need no calibration (quant.methods.fineq_variants; the study's ablations)."""
     from ..methods import fineq_variants as fv
-
-    out = {f"fineq-t{t:g}": (lambda t: lambda w, name: fv.quantize_threshold(w, t, name=name))(t)
-           for t in (2.0, 3.0, 5.0, 8.0)}
-    out["fineq-noprot"] = lambda w, name: fv.quantize_no_protection(w, name=name)
-    out["fineq-emin"] = lambda w, name: fv.quantize_error_min(w, name=name)
     from ..methods.fineq_v2 import quantize_v2_error_min
 
+    def at_threshold(t):
+        return lambda w, name: fv.quantize_threshold(w, t, name=name)
+
+    def v2_error_min(group):
+        return lambda w, name: quantize_v2_error_min(w, group, name=name)
+
+    out = {f"fineq-t{t:g}": at_threshold(t) for t in (2.0, 3.0, 5.0, 8.0)}
+    out["fineq-noprot"] = lambda w, name: fv.quantize_no_protection(w, name=name)
+    out["fineq-emin"] = lambda w, name: fv.quantize_error_min(w, name=name)
     for g in (96, 192):  # fineq-v2: two-level scales per group of g columns
-        out[f"fineq-v2-emin-g{g}"] = (lambda g: lambda w, name: quantize_v2_error_min(w, g, name=name))(g)
+        out[f"fineq-v2-emin-g{g}"] = v2_error_min(g)
     return out
 
 

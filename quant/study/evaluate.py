@@ -75,9 +75,27 @@ def write_report(report: dict, path: Path) -> Path:
     path.write_text(json.dumps(report, indent=2) + "\n")
     png = plot_accuracy(report["methods"], path.with_suffix(".png"),
                         title=f"{report['model']}: accuracy against bits per weight")
-    path.with_suffix(".md").write_text(
-        f"# Quantization of {report['model']}\n\n"
-        f"{report['linear_layers']} linear layers, {report['weights']:,} weights, outlier threshold "
-        f"{report['threshold']}, measured on {report['machine']}.\n\n"
-        f"```\n{format_table(report)}\n```\n\n![accuracy against bits per weight]({png.name})\n")
+    path.with_suffix(".md").write_text(markdown(report, png))
     return path
+
+
+def markdown(report: dict, png: Path | None) -> str:
+    from ..core import markdown as md
+    from .study import LEGEND
+
+    methods = report["methods"]
+    quantized = {m: r for m, r in methods.items() if r["bpw"] < 16}
+    best = max(quantized, key=lambda m: quantized[m]["cos_mean"]) if quantized else None
+    verdict = (f"Closest to float32 among the quantized methods: **{best}**, mean cosine "
+               f"{quantized[best]['cos_mean']:.4f} at {quantized[best]['bpw']:.3f} bits/weight." if best else
+               "No quantized method in this run.")
+    headers = ["method", "bits/weight", "cos mean", "cos min", "recall@1", "top-1 = fp32", "seconds"]
+    rows = [[m, f"{r['bpw']:.3f}", f"{r['cos_mean']:.4f}", f"{r['cos_min']:.4f}", f"{r['recall_at_1']:.3f}",
+             f"{r['top1_agreement']:.3f}", f"{r['seconds']:.2f}"] for m, r in methods.items()]
+    lines = [f"# Quantization of {report['model']}", "", verdict, "",
+             f"{report['linear_layers']} linear layers, {report['weights']:,} weights, outlier threshold "
+             f"{report['threshold']}, measured on {report['machine']}.", "",
+             md.table(headers, rows), "", *md.legend({h: LEGEND[h] for h in headers[1:]})]
+    if png:
+        lines += ["", f"![accuracy against bits per weight]({png.name})"]
+    return "\n".join(lines) + "\n"

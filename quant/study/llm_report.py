@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from ..core import markdown as md
+
 GOAL_BPW = 2.8
 GOAL_RATIO = 2.0  # the paper's LLaMA-2-7B ratio: 10.94 against 5.47
 GOAL_GPTQ = "gptq3-g128"
@@ -22,33 +24,39 @@ def _ppl(v: float) -> str:
 
 def format_table(report: dict) -> str:
     texts = list(report["texts"])
-    head = "| method | family | bits/weight | " + " | ".join(f"ppl {t}" for t in texts) + \
-        " | outlier clusters | seconds | peak MB |"
-    rows = [head, "|" + "---|" * (6 + len(texts))]
-    for m, r in report["methods"].items():
-        out = f"{r['outlier_fraction']:.1%}" if "outlier_fraction" in r else ""
-        ppl = " | ".join(_ppl(r["ppl"][t]) for t in texts)
-        rows.append(f"| {m} | {r['family']} | {r['bpw']:.3f} | {ppl} | {out} | {r['seconds']:.0f} | {r['peak_mb']:.0f} |")
-    return "\n".join(rows)
+    headers = ["method", "family", "bits/weight", *(f"ppl {t}" for t in texts), "outlier clusters", "seconds",
+               "peak MB"]
+    rows = [[m, r["family"], f"{r['bpw']:.3f}", *(_ppl(r["ppl"][t]) for t in texts),
+             f"{r['outlier_fraction']:.1%}" if "outlier_fraction" in r else "", f"{r['seconds']:.0f}",
+             f"{r['peak_mb']:.0f}"] for m, r in report["methods"].items()]
+    return md.table(headers, rows)
+
+
+LEGEND = {
+    "bits/weight": ("storage per weight, counted from the bytes the method stores (scales included)", "lower"),
+    "ppl TEXT": ("perplexity of the causal LM on that text (the fp32 row is the unquantized model)", "lower"),
+    "outlier clusters": ("fraction of FineQ clusters stored as 3-bit codes with the smallest weight pruned", None),
+    "seconds": ("wall time of the quantization (calibrated methods include the calibration pass); a shared "
+                "machine, so compare loosely", "lower"),
+    "peak MB": ("rise of the resident memory while quantizing", "lower"),
+    "vs weight-only": ("perplexity change when the quantized layers run on the hardware's integer arithmetic "
+                       "instead of float activations", "closer to 0"),
+}
 
 
 def hardware_table(report: dict) -> str:
     texts = list(report["texts"])
-    rows = ["| method | arithmetic | " + " | ".join(f"ppl {t} | vs weight-only" for t in texts) + " |",
-            "|" + "---|" * (2 + 2 * len(texts))]
-    for m, r in report["methods"].items():
-        for variant, v in r.get("hardware", {}).items():
-            if not isinstance(v, dict):
-                continue
-            cells = " | ".join(f"{_ppl(v['ppl'][t])} | {v['ppl'][t] / r['ppl'][t] - 1:+.1%}" for t in texts)
-            rows.append(f"| {m} | {variant} | {cells} |")
-    return "\n".join(rows) if len(rows) > 2 else ""
+    headers = ["method", "arithmetic", *(h for t in texts for h in (f"ppl {t}", "vs weight-only"))]
+    rows = [[m, variant, *(c for t in texts for c in (_ppl(v["ppl"][t]), f"{v['ppl'][t] / r['ppl'][t] - 1:+.1%}"))]
+            for m, r in report["methods"].items()
+            for variant, v in r.get("hardware", {}).items() if isinstance(v, dict)]
+    return md.table(headers, rows) if rows else ""
 
 
 def pareto(report: dict, text: str) -> list[str]:
     rows = sorted((r["bpw"], r["ppl"][text], m) for m, r in report["methods"].items() if m != "fp32")
     front, best = [], float("inf")
-    for bpw, ppl, m in rows:
+    for _bpw, ppl, m in rows:
         if ppl < best:
             front.append(m)
             best = ppl
@@ -86,7 +94,7 @@ def plot(report: dict, path: Path) -> Path:
     texts = list(report["texts"])
     fig, axes = plt.subplots(1, len(texts), figsize=(7 * len(texts), 5), squeeze=False)
     colors = {}
-    for ax, t in zip(axes[0], texts):
+    for ax, t in zip(axes[0], texts, strict=True):
         f = report["methods"]["fp32"]["ppl"][t]
         top = PLOT_TOP * f  # off-scale methods are drawn at the top edge, their value in the label
         for m, r in report["methods"].items():
@@ -114,7 +122,7 @@ def plot(report: dict, path: Path) -> Path:
         ax.set_title(f"{t}: {report['texts'][t]['windows']} windows of {report['texts'][t]['seqlen']} tokens")
         ax.grid(alpha=0.3, which="both")
         handles, labels = ax.get_legend_handles_labels()
-        uniq = dict(zip(labels, handles))
+        uniq = dict(zip(labels, handles, strict=True))
         ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper right")
     fig.suptitle(f"{report['model']}: perplexity against bits per weight")
     fig.tight_layout()
@@ -135,7 +143,7 @@ def markdown(report: dict, png: Path | None) -> str:
              (f"Calibration: {cal['tokens']:,} tokens {cal['source']} ({cal['sequences']} x {cal['length']}, seed "
               f"{cal['seed']}), {cal['seconds']:.0f} s, included in the seconds of calibrated methods." if cal else
               "No calibrated method in this run."), "",
-             format_table(report), ""]
+             format_table(report), "", *md.legend(LEGEND), ""]
     if not report.get("complete", True):
         lines += ["**Partial report**: the run has not finished; the methods above are all that were measured.", ""]
     for t in texts:

@@ -46,30 +46,17 @@ def embed(model, tokenizer, texts: list[str], *, progress: bool = False, desc: s
     return result
 
 
-def average_ranks(x: torch.Tensor) -> torch.Tensor:
-    """Ranks 0..n-1 of a 1-D tensor, ties sharing their average rank (as in Spearman's rho)."""
-    x = x.detach().to(torch.float64).flatten()
-    order = torch.argsort(x, stable=True)
-    sorted_x = x[order]
-    _, inverse, counts = torch.unique_consecutive(sorted_x, return_inverse=True, return_counts=True)
-    first = torch.cumsum(counts, 0) - counts  # rank of the first member of each tie group
-    average = first.to(torch.float64) + (counts.to(torch.float64) - 1) / 2
-    ranks = torch.empty_like(x)
-    ranks[order] = average[inverse]
-    return ranks
-
-
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman rank correlation of two equally long 1-D samples (Pearson of average ranks)."""
-    ra, rb = average_ranks(a), average_ranks(b)
-    if ra.numel() != rb.numel() or ra.numel() < 2:
+    """Spearman rank correlation of two equally long 1-D samples (scipy.stats.spearmanr: Pearson of
+    ranks, ties sharing their average rank); NaN when a sample is constant."""
+    from scipy.stats import spearmanr
+
+    a, b = (x.detach().to(torch.float64).flatten().numpy() for x in (a, b))
+    if a.size != b.size or a.size < 2:
         raise ValueError("spearman needs two samples of the same length >= 2")
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = float(ra.norm() * rb.norm())
-    if denom == 0:
+    if a.min() == a.max() or b.min() == b.max():
         return float("nan")
-    # Rounding can put a perfect correlation a few ulp outside [-1, 1]; clamp to the coefficient's range.
-    return min(1.0, max(-1.0, float((ra @ rb) / denom)))
+    return float(spearmanr(a, b).statistic)
 
 
 def pair_similarities(embeddings: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ def plot_accuracy(methods: dict, path: Path, *, title: str) -> Path:
     metrics = [(k, label) for k, label in metrics if all(k in r for r in methods.values())]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
     quantized = {name: r for name, r in methods.items() if r["bpw"] < 16}
-    for ax, (key, label) in zip(axes[0], metrics):
+    for ax, (key, label) in zip(axes[0], metrics, strict=True):
         for name, r in quantized.items():
             marker = "*" if name.startswith("fineq") else "o"
             ax.scatter(r["bpw"], r[key], marker=marker, s=120 if marker == "*" else 40)

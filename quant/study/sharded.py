@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ..core.errors import FineQError
@@ -75,17 +74,16 @@ def shard_files(source: str | os.PathLike) -> tuple[list[Path], Path]:
 
 
 def read_header(path: Path) -> dict:
-    """The JSON header of a safetensors file (tensor name -> dtype, shape, offsets)."""
+    """{tensor name: {"dtype", "shape"}} of a safetensors file in file order, from its header alone
+    (safetensors.safe_open maps the file; no tensor is read)."""
+    from safetensors import SafetensorError, safe_open
+
     try:
-        with open(path, "rb") as f:
-            size = struct.unpack("<Q", f.read(8))[0]
-            if size > 100 * 2**20:
-                raise ValueError(f"header of {size} bytes")
-            header = json.loads(f.read(size))
-    except (OSError, ValueError, struct.error) as e:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: {"dtype": f.get_slice(k).get_dtype(), "shape": f.get_slice(k).get_shape()}
+                    for k in f.offset_keys()}
+    except (SafetensorError, OSError, ValueError) as e:
         raise FineQError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from None
-    header.pop("__metadata__", None)
-    return header
 
 
 def select_tensors(shards: list[Path], include: str | None = None, exclude: str | None = DEFAULT_EXCLUDE):
@@ -95,7 +93,7 @@ def select_tensors(shards: list[Path], include: str | None = None, exclude: str 
     out = []
     for shard in shards:
         header = read_header(shard)
-        for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        for name, info in header.items():
             shape, dtype = info["shape"], info["dtype"]
             if len(shape) != 2 or dtype not in FLOAT_DTYPES or not name.endswith(".weight"):
                 continue
@@ -150,7 +148,7 @@ def quantize_sharded(source, out, *, threshold: float = DEFAULT_THRESHOLD, quant
     with atomic(out) as tmp:
         with PeakMemory() as pm, open(tmp, "wb") as f:
             f.write(b"\0" * (8 + reserved))
-            for shard, name, layer, (n, k), dtype in tqdm(tensors, desc="quantize shards", unit="tensor",
+            for shard, name, layer, (n, k), _dtype in tqdm(tensors, desc="quantize shards", unit="tensor",
                                                           disable=not progress):
                 try:
                     with safe_open(str(shard), framework="pt") as sf:  # one tensor per open: bounded map
@@ -179,18 +177,3 @@ def quantize_sharded(source, out, *, threshold: float = DEFAULT_THRESHOLD, quant
             "quantized_input_bytes": total_in, "largest_tensor_bytes": largest,
             "bpw": 8.0 * stored / n_weights, "seconds": time.perf_counter() - start,
             "peak_bytes": pm.peak_bytes, "peak_memory_method": pm.method}
-
-
-def quantize_state_dict(state: dict[str, torch.Tensor], *, threshold: float = DEFAULT_THRESHOLD,
-                        include: str | None = None, exclude: str | None = DEFAULT_EXCLUDE) -> dict[str, FineQLayer]:
-    """The in-memory reference: the same selection and quantizer over a loaded state dict."""
-    inc = re.compile(include) if include else None
-    exc = re.compile(exclude) if exclude else None
-    out = {}
-    for name, w in state.items():
-        if w.ndim != 2 or not w.is_floating_point() or not name.endswith(".weight"):
-            continue
-        if (inc is not None and not inc.search(name)) or (inc is None and exc is not None and exc.search(name)):
-            continue
-        out[name[: -len(".weight")]] = quantize_fineq(w, threshold, name=name)
-    return out

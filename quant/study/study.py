@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from ..core import markdown as md
 from ..core.errors import FineQError
 from ..methods.fineq import DEFAULT_THRESHOLD, FineQLayer
 from .calibration import (
@@ -61,6 +63,10 @@ def all_methods(threshold: float = DEFAULT_THRESHOLD) -> list[str]:
     return [*method_registry(threshold), *calibrated_registry(threshold)]
 
 
+def _with_hessian(fn, hessians, w, name):
+    return fn(w, hessians[name], name)
+
+
 def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256, n_pairs: int | None = None,
               calibration: int = CALIBRATION_SENTENCES, progress: bool = True, on_result=None) -> dict:
     """Run every method; ``on_result(report so far)`` is called after each (for partial reports)."""
@@ -84,8 +90,7 @@ def run_study(model_dir=None, methods=DEFAULT_METHODS, *, n_sentences: int = 256
                  "first_sentence_index": n_sentences}
     for method in tqdm(methods, desc="study", unit="method", disable=not progress):
         if method in calibrated:
-            fn = calibrated[method]
-            quantize = lambda w, n: fn(w, hessians[n], n)  # noqa: E731
+            quantize = partial(_with_hessian, calibrated[method], hessians)
         else:
             quantize = plain[method]
         start = time.perf_counter()
@@ -153,7 +158,7 @@ def pareto(results: dict, metric: str = "cos_mean") -> list[str]:
     """Methods no other method beats on both bits per weight (lower) and ``metric`` (higher)."""
     rows = [(r["bpw"], -r[metric], m) for m, r in results.items() if m != "fp32"]
     front, best = [], float("-inf")
-    for bpw, neg, m in sorted(rows):
+    for _bpw, neg, m in sorted(rows):
         if -neg > best:
             front.append(m)
             best = -neg
@@ -179,15 +184,28 @@ def goal(results: dict) -> dict:
 
 
 def format_table(report: dict) -> str:
-    head = ("| method | family | bits/weight | cos mean | cos min | recall@1 | top-1 = fp32 | Spearman "
-            "| outlier clusters | seconds | peak MB |")
-    rows = [head, "|" + "---|" * 11]
-    for m, r in report["methods"].items():
-        out = f"{r['outlier_fraction']:.1%}" if "outlier_fraction" in r else ""
-        rows.append(f"| {m} | {r['family']} | {r['bpw']:.3f} | {r['cos_mean']:.4f} | {r['cos_min']:.4f} "
-                    f"| {r['recall_at_1']:.3f} | {r['top1_agreement']:.3f} | {r['spearman']:.4f} | {out} "
-                    f"| {r['seconds']:.1f} | {r['peak_mb']:.0f} |")
-    return "\n".join(rows)
+    headers = ["method", "family", "bits/weight", "cos mean", "cos min", "recall@1", "top-1 = fp32", "Spearman",
+               "outlier clusters", "seconds", "peak MB"]
+    rows = [[m, r["family"], f"{r['bpw']:.3f}", f"{r['cos_mean']:.4f}", f"{r['cos_min']:.4f}",
+             f"{r['recall_at_1']:.3f}", f"{r['top1_agreement']:.3f}", f"{r['spearman']:.4f}",
+             f"{r['outlier_fraction']:.1%}" if "outlier_fraction" in r else "", f"{r['seconds']:.1f}",
+             f"{r['peak_mb']:.0f}"] for m, r in report["methods"].items()]
+    return md.table(headers, rows)
+
+
+LEGEND = {
+    "bits/weight": ("storage per weight, counted from the bytes the method stores (scales included)", "lower"),
+    "cos mean": ("mean cosine similarity between each sentence's embedding from the quantized model and from "
+                 "float32 (1 = identical)", "higher"),
+    "cos min": ("the same cosine for the worst sentence", "higher"),
+    "recall@1": ("fraction of queries whose most similar document, under the quantized model, is their own", "higher"),
+    "top-1 = fp32": ("fraction of queries whose most similar document is the one float32 picks", "higher"),
+    "Spearman": ("rank correlation between the quantized and float32 models' pairwise sentence similarities "
+                 "(1 = same order)", "higher"),
+    "outlier clusters": ("fraction of FineQ clusters stored as 3-bit codes with the smallest weight pruned", None),
+    "seconds": ("wall time of the quantization on a shared machine; compare loosely", "lower"),
+    "peak MB": ("rise of the resident memory while quantizing", "lower"),
+}
 
 
 def plot(report: dict, path: Path) -> Path | None:
@@ -214,7 +232,7 @@ def plot(report: dict, path: Path) -> Path | None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
-        uniq = dict(zip(labels, handles))
+        uniq = dict(zip(labels, handles, strict=True))
         ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
     if sweep:
         ax = axes[2]
@@ -240,13 +258,11 @@ def plot(report: dict, path: Path) -> Path | None:
 
 
 def threshold_table(report: dict) -> str:
-    rows = ["| threshold | outlier clusters | cos mean | cos min | recall@1 | Spearman |", "|---|---|---|---|---|---|"]
     sweep = [(r["threshold"], m, r) for m, r in report["methods"].items() if "threshold" in r]
-    for t, m, r in sorted(sweep, key=lambda e: float("inf") if e[0] is None else e[0]):
-        label = "none (no protection)" if t is None else f"{t:g}"
-        rows.append(f"| {label} | {r['outlier_fraction']:.1%} | {r['cos_mean']:.4f} | {r['cos_min']:.4f} "
-                    f"| {r['recall_at_1']:.3f} | {r['spearman']:.4f} |")
-    return "\n".join(rows)
+    rows = [["none (no protection)" if t is None else f"{t:g}", f"{r['outlier_fraction']:.1%}", f"{r['cos_mean']:.4f}",
+             f"{r['cos_min']:.4f}", f"{r['recall_at_1']:.3f}", f"{r['spearman']:.4f}"]
+            for t, _m, r in sorted(sweep, key=lambda e: float("inf") if e[0] is None else e[0])]
+    return md.table(["threshold", "outlier clusters", "cos mean", "cos min", "recall@1", "Spearman"], rows)
 
 
 def write_reports(report: dict, out_dir: Path, *, with_plot: bool = True) -> dict[str, Path]:
@@ -268,6 +284,8 @@ def write_reports(report: dict, out_dir: Path, *, with_plot: bool = True) -> dic
         "Seconds are wall time on a shared machine: compare them within a run, loosely.",
         "",
         format_table(report),
+        "",
+        *md.legend(LEGEND),
         "",
         *([f"Merged from {len(report['merged_from'])} processes that split the method list (same model, "
            "same deterministic float32 reference and text): " + ", ".join(f"`{p}`" for p in report["merged_from"]), ""]

@@ -1,7 +1,6 @@
 """Fast unit tests of the synthesis flow's pieces: liberty reader, VCD toggle counter, energy
 arithmetic, cell models, FPGA wrapper, stream testbench. No synthesis tool is run here."""
 import json
-import math
 import shutil
 import subprocess
 

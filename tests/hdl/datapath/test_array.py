@@ -52,7 +52,7 @@ def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0, load_width=None, masks=Non
             cycle[0] += 1
 
     async def weights(ctx):
-        for t, mask in zip(tiles, masks):
+        for t, mask in zip(tiles, masks, strict=True):
             rmask, cmask = mask if mask is not None else ([1] * cfg.rows, [1] * cfg.cols)
             flat = t.q.reshape(-1).copy()  # column-major: q[c, r] is weight c * rows + r
             keep = np.outer(cmask, rmask).reshape(-1)
@@ -74,7 +74,7 @@ def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0, load_width=None, masks=Non
                 events["x"].append(cycle[0])
 
     async def results(ctx):
-        for k, (t, mask) in enumerate(zip(tiles, masks)):
+        for k, (t, mask) in enumerate(zip(tiles, masks, strict=True)):
             want = int_gemm(t.x, effective(t, mask))
             for i in range(t.x.shape[0]):
                 payload = await get(ctx, dut.y, rng=rng, pause=pause)
@@ -178,9 +178,9 @@ def test_tiles_follow_each_other_without_a_gap_whatever_their_beats(kind):
     plan = [(3, 9), (-4, 9), (1, 9), (2, 9), (-4, 9)]  # 9 vectors >= cols load cycles
     tiles, ev = _timed(cfg, kind, plan)
     beats = [beat_of(cfg, kind, t.q) for t in tiles]
-    want = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])][:-1]
+    want = [b for b, t in zip(beats, tiles, strict=True) for _ in range(t.x.shape[0])][:-1]
     assert np.diff(ev["x"]).tolist() == want
-    per_vector = [b for b, t in zip(beats, tiles) for _ in range(t.x.shape[0])]
+    per_vector = [b for b, t in zip(beats, tiles, strict=True) for _ in range(t.x.shape[0])]
     assert (np.array(ev["y"]) - np.array(ev["x"])).tolist() == [b + 3 for b in per_vector]
 
 

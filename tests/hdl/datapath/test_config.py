@@ -45,7 +45,7 @@ def test_bad_configurations_say_what_is_wrong(kwargs, error, message):
 
 def test_keyword_only_and_frozen():
     with pytest.raises(TypeError):
-        ArrayConfig(4, 4)  # noqa: the sizes must be named
+        ArrayConfig(4, 4)  # the sizes must be named
     cfg = preset("tiny")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.rows = 8

@@ -166,7 +166,7 @@ def test_temporal_pes_against_the_pulse_model(cls):
 
     simulate(dut, bench)
     acc = 0
-    for (q, x, length), got in zip(cases, traces):
+    for (q, x, length), got in zip(cases, traces, strict=True):
         want, pulses, acc_after = pulse_model(q, x, length, radix, acc)
         assert got == want, f"q={q} x={x} beat={length}: {got} != {want}"
         assert got[-1] == q * x

@@ -182,7 +182,7 @@ class AxiMemory:
         while True:
             self._drive(ctx, cycle)
             values = await ctx.tick().sample(*sigs.values())
-            v = dict(zip(sigs, (int(x) for x in values[2:])))
+            v = dict(zip(sigs, (int(x) for x in values[2:]), strict=True))
             if v["rst"]:
                 self._clear()
             else:
@@ -422,7 +422,7 @@ def test_write_bursts_one_at_a_time():
     aw = b.memory.stats.aw
     assert [n for _, _, n in aw] == [16] * 4
     assert aw[0][0] == 2
-    assert [t1 - t0 for (t0, _, _), (t1, _, _) in zip(aw, aw[1:])] == [16 + 3] * 3
+    assert [t1 - t0 for (t0, _, _), (t1, _, _) in zip(aw, aw[1:], strict=False)] == [16 + 3] * 3
 
 
 def test_fixed_priority_with_one_burst_in_flight():

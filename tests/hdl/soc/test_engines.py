@@ -2,7 +2,6 @@
 """The accelerator's engines in the Amaranth simulator, each against a Python model: geometry,
 weight path, activation buffer, accumulator, parameter loader."""
 
-import math
 import random
 
 import numpy as np

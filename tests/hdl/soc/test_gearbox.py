@@ -57,7 +57,7 @@ def test_rows_become_zero_filled_lines_with_pauses(nb, L):
 
     async def source(ctx):
         done = 0
-        for (k, w, rows), want in zip(transfers, wants):
+        for (k, w, rows), want in zip(transfers, wants, strict=True):
             while len(got) < done:  # parameters change only between transfers
                 await ctx.tick()
             ctx.set(dut.row_bytes, k)

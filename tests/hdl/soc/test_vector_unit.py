@@ -72,7 +72,7 @@ def run(cases, bypass_flags, *, pause=0.0, seed=0):
     got = []
 
     async def source(ctx):
-        for (acc, bias, mult, shift), bp in zip(cases, bypass_flags):
+        for (acc, bias, mult, shift), bp in zip(cases, bypass_flags, strict=True):
             await put(ctx, dut.i, {"acc": acc, "bias": bias, "mult": mult, "shift": shift,
                                    "bypass": bp, "last": int(acc & 1)}, rng=rng, pause=pause)
 
@@ -87,7 +87,7 @@ def run(cases, bypass_flags, *, pause=0.0, seed=0):
 
 
 def check(cases, bypass_flags, got):
-    for i, (case, bp, g) in enumerate(zip(cases, bypass_flags, got)):
+    for i, (case, bp, g) in enumerate(zip(cases, bypass_flags, got, strict=True)):
         want = expected([case], bp)[0]
         if g != want:
             acc, bias, mult, shift = case
@@ -147,7 +147,7 @@ def test_real_layer_parameters():
                              rng.normal(0, 0.5, size=n))
     acc = rng.integers(-60000, 60000, size=n)
     cases = [(int(a), int(b), int(mu), int(s)) for a, b, mu, s in
-             zip(acc, rq.bias, rq.mult, rq.shift)]
+             zip(acc, rq.bias, rq.mult, rq.shift, strict=True)]
     flags = [0] * n
     check(cases, flags, run(cases, flags))
 

@@ -1,4 +1,4 @@
-"""fineq-v1 cluster bytes, word packing and the bits-per-weight audit (DESIGN.md section 2)."""
+"""fineq-v1 cluster bytes, word packing and the bits-per-weight audit (docs/format.md)."""
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ def twos(value: int, bits: int) -> int:
 
 
 def table_row(byte: int) -> tuple[int, int, int]:
-    """The DESIGN.md table, written out per index value, one byte at a time."""
+    """The table of docs/format.md, written out per index value, one byte at a time."""
     index, payload = byte >> 6, byte & 0x3F
     if index == 0:
         return tuple(twos((payload >> s) & 3, 2) for s in (0, 2, 4))

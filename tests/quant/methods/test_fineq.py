@@ -14,7 +14,7 @@ from quant.methods.scale_search import to_fp16
 
 
 def reference_formats(w: np.ndarray, threshold: float) -> np.ndarray:
-    """DESIGN.md's reference classification, one cluster at a time."""
+    """The reference classification of docs/format.md, one cluster at a time."""
     n, k = w.shape
     c = fmt.num_clusters(k)
     wp = np.zeros((n, 3 * c), np.float32)
