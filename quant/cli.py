@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
     p.set_defaults(func=cmd_shards)
 
-    p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json")
+    p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json and bench.md")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..core import markdown as md
 from ..core.paths import build_dir
 from ..methods.fineq import quantize_fineq
 from .checkpoint import linear_layers, load_model, quantize_model
@@ -58,4 +59,29 @@ def update_bench_report(section: str, figures: dict, path: Path | None = None) -
     report = json.loads(path.read_text()) if path.exists() else {}
     report[section] = figures
     path.write_text(json.dumps(report, indent=2) + "\n")
+    if "quant" in report:
+        path.with_suffix(".md").write_text(markdown(report["quant"]))
     return path
+
+
+LEGEND = {
+    "layer seconds": ("best of the repeated runs of FineQ on one layer of the default shape", "lower"),
+    "weights/s": ("weights quantized per second", "higher"),
+    "outlier clusters": ("fraction of the layer's clusters stored as 3-bit codes with one weight pruned", None),
+    "model seconds": ("FineQ on every linear layer of the default checkpoint, once", "lower"),
+}
+
+
+def markdown(f: dict) -> str:
+    """bench.md: the quantizer's speed, for people."""
+    n, k = f["layer_shape"]
+    rows = [[f"{n}x{k} layer", f"{f['layer_seconds_best']:.3f}", f"{f['layer_weights_per_second'] / 1e6:.2f} M",
+             f"{f['layer_outlier_fraction']:.1%}", ""],
+            [f"{f['model']} ({f['model_linear_weights']:,} weights)", "", f"{f['model_weights_per_second'] / 1e6:.2f} M",
+             "", f"{f['model_seconds']:.2f}"]]
+    return "\n".join([
+        "# Quantizer speed", "",
+        f"FineQ quantizes the whole {f['model']} in {f['model_seconds']:.1f} s on {f['machine']} "
+        f"({f['model_weights_per_second'] / 1e6:.1f} M weights/s); wall time on a shared machine, so compare loosely.",
+        "", md.table(["work", "layer seconds", "weights/s", "outlier clusters", "model seconds"], rows), "",
+        *md.legend(LEGEND), ""])

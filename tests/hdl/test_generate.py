@@ -98,4 +98,4 @@ def test_cli_rejects_an_unknown_configuration(tmp_path):
                            "--out", str(tmp_path)], capture_output=True, text=True,
                           cwd=simulate.ROOT)
     assert done.returncode == 2
-    assert "unknown configuration 'huge'" in done.stderr and "Traceback" not in done.stderr
+    assert "error: argument --config: invalid choice: 'huge'" in done.stderr and "Traceback" not in done.stderr
