@@ -177,24 +177,16 @@ def cmd_shards(args) -> None:
           f"-> {f['out']}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .study.evaluate import DEFAULT_METHODS
-    from .study.vectors import DEFAULT_LAYER
-
-    parser = argparse.ArgumentParser(
-        prog="python -m quant",
-        description="FineQ: quantize a Hugging Face checkpoint to the fineq-v1 format (clusters of "
-                    "three weights, 2-bit codes, 3-bit codes with one weight pruned in outlier "
-                    "clusters), evaluate it against round-to-nearest baselines, and write golden "
-                    "vectors for the hardware tests.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_quantize(sub) -> None:
     p = sub.add_parser("quantize", help="quantize every linear layer and save a fineq-v1 file")
     _model_arg(p)
     _threshold_arg(p)
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
     p.set_defaults(func=cmd_quantize)
+
+
+def _add_eval(sub) -> None:
+    from .study.evaluate import DEFAULT_METHODS
 
     p = sub.add_parser("eval", help="FineQ against the baselines: bits/weight, embedding cosine, "
                                     "retrieval recall@1; writes build/reports/quant.json")
@@ -205,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine metric (default 256)")
     p.add_argument("--out", default=str(build_dir("reports", "quant.json")), metavar="FILE", help="JSON report")
     p.set_defaults(func=cmd_eval)
+
+
+def _add_vectors(sub) -> None:
+    from .study.vectors import DEFAULT_LAYER
 
     p = sub.add_parser("vectors", help="golden vectors (.npz) of a real layer slice for the hardware tests")
     _model_arg(p)
@@ -220,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help=".npz file to write")
     p.set_defaults(func=cmd_vectors)
 
+
+def _add_study(sub) -> None:
     p = sub.add_parser("study", help="every method (RTN, GPTQ, OWQ, FineQ variants) on one model in one run; "
                                      "writes build/reports/study.json, study.md and a plot")
     _model_arg(p)
@@ -248,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-per-tensor", action="store_true", help="skip the per-tensor activation variant")
     p.set_defaults(func=cmd_study)
 
+
+def _add_perplexity(sub) -> None:
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "
                                           "local text file: GPTQ's loop, non-overlapping windows")
     p.add_argument("--model", metavar="MODEL", required=True, help="causal LM: " + MODEL_HELP)
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE", help="JSON report to write")
     p.set_defaults(func=cmd_perplexity)
 
+
+def _add_shards(sub) -> None:
     p = sub.add_parser("shards", help="quantize a (sharded) safetensors checkpoint one tensor at a time, "
                                       "streaming the fineq-v1 file: peak memory tied to the largest tensor")
     p.add_argument("--checkpoint", required=True, metavar="DIR",
@@ -271,8 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
     p.set_defaults(func=cmd_shards)
 
+
+def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json and bench.md")
     p.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m quant",
+        description="FineQ: quantize a Hugging Face checkpoint to the fineq-v1 format (clusters of "
+                    "three weights, 2-bit codes, 3-bit codes with one weight pruned in outlier "
+                    "clusters), evaluate it against round-to-nearest baselines, and write golden "
+                    "vectors for the hardware tests.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_quantize, _add_eval, _add_vectors, _add_study, _add_perplexity, _add_shards, _add_bench):
+        add(sub)
     return parser
 
 

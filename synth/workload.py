@@ -58,10 +58,11 @@ def build(layer: str = DEFAULT_LAYER, tokens: int = 64, vectors: Path | None = N
                 raise ValueError(f"{vectors}: acc != x_q @ q.T; the file is inconsistent")
         return Workload(lname, q, q8, x_q[:tokens], f"{vectors}")
     import torch
-    from quant.study import checkpoint, corpus
-    from quant.methods.fineq import quantize_fineq
+
     from quant.core.golden import quantize_activations
+    from quant.methods.fineq import quantize_fineq
     from quant.methods.rtn import quantize_rtn
+    from quant.study import checkpoint, corpus
 
     model, tok, name = checkpoint.load_model()
     lin = checkpoint.linear_layers(model)
@@ -86,8 +87,8 @@ def build(layer: str = DEFAULT_LAYER, tokens: int = 64, vectors: Path | None = N
 
 
 def _int8_codes(layer, shape):
-    from quant.study import checkpoint
     from quant.methods.rtn import quantize_rtn
+    from quant.study import checkpoint
     model, _, _ = checkpoint.load_model()
     w = checkpoint.linear_layers(model)[layer].weight.detach()
     if w.shape[0] < shape[0] or w.shape[1] < shape[1]:

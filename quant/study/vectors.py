@@ -1,21 +1,9 @@
 """Golden vectors for the hardware tests: a real layer of a real checkpoint, real activations.
 
-Writes the arrays; quant.core.vectors reads and writes the file. The file is a numpy ``.npz`` (format ``fineq-golden-v1``, documented in
-docs/golden-vectors.md) with, for a slice of one linear layer (``rows`` output channels,
-the first ``k`` input features) and ``tokens`` activation rows:
-
-    clusters  uint8   [N, ceil(K/3)]  fineq-v1 cluster bytes of the slice
-    scales    float16 [N]             weight scales
-    q         int8    [N, K]          decoded weights (convenience, = decode(clusters))
-    x_q       int8    [M, K]          INT8 activations (symmetric per tensor)
-    act_scale float32 []              activation scale s_x
-    bias      int32   [N]             bias in units of s_x * s_w[n]
-    mult      int32   [N]             requantization multiplier, 2**14 <= mult < 2**15
-    shift     int32   [N]             requantization shift
-    out_scale float32 []              output scale s_y
-    acc       int32   [M, N]          expected INT32 sums (bypass output)
-    y         int8    [M, N]          expected INT8 outputs
-    meta      str     []              JSON: layer, model, tokens, threshold, text, format
+Makes the arrays of a slice of one linear layer (``rows`` output channels, the first ``k`` input
+features) and ``tokens`` activation rows: the weights quantized, the activations captured from real
+text and quantized to INT8, and the expected outputs from the golden model. The file and its fields
+are quant.core.vectors' (docs/golden-vectors.md).
 """
 
 from __future__ import annotations
