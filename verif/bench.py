@@ -27,12 +27,7 @@ from hdl.datapath.config import PRESETS, ArrayKind, preset
 from quant.core import cli_policy, paths
 from quant.core import markdown as md
 from verif import simulate
-from verif.vectors import (
-    ensure_vectors,
-    layer_tiles,
-    load_golden,
-    tiles_to_npz,
-)
+from verif.vectors import ensure_vectors, layer_tiles, load_golden, tiles_to_npz
 
 BENCH_VECTORS = "minilm-layer0-query-n24-t64.npz"  # under build/vectors/
 BENCH_ARGS = ["--rows", "24", "--tokens", "64"]

@@ -21,17 +21,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from hdl.datapath.config import ArrayKind, preset
-from verif.cocotb_tb import (
-    Clocked,
-    StreamSink,
-    StreamSource,
-    pack,
-    random_pause,
-    reset,
-    start_clock,
-    tb_rng,
-    unpack,
-)
+from verif.cocotb_tb import Clocked, StreamSink, StreamSource, pack, random_pause, reset, start_clock, tb_rng, unpack
 from verif.vectors import Tile, random_tiles, tiles_from_npz
 
 

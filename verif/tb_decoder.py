@@ -4,17 +4,7 @@ import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from quant.core.format import DECODE_TABLE
-from verif.cocotb_tb import (
-    Clocked,
-    StreamSink,
-    StreamSource,
-    pack,
-    random_pause,
-    reset,
-    start_clock,
-    tb_rng,
-    unpack,
-)
+from verif.cocotb_tb import Clocked, StreamSink, StreamSource, pack, random_pause, reset, start_clock, tb_rng, unpack
 
 
 def lanes_of(dut) -> int:

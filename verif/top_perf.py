@@ -24,13 +24,7 @@ import numpy as np
 from hdl.datapath.config import ArrayKind
 from hdl.generate import accelerators
 from hdl.soc.accel_config import ACCEL_PRESETS, AcceleratorConfig, accel_preset
-from hdl.sw.cycle_model import (
-    LATENCY,
-    ideal_cycles,
-    latency_dict,
-    model_cycles,
-    useful_pulses,
-)
+from hdl.sw.cycle_model import LATENCY, ideal_cycles, latency_dict, model_cycles, useful_pulses
 from quant.core import cli_policy, paths
 from quant.core import markdown as md
 from quant.core.format import unpack_clusters

@@ -25,14 +25,7 @@ import torch
 
 from ..core import format as fmt
 from ..core.weights import as_weight_matrix
-from .fineq import (
-    DEFAULT_THRESHOLD,
-    FineQLayer,
-    check_threshold,
-    classify,
-    code_bounds,
-    to_planes,
-)
+from .fineq import DEFAULT_THRESHOLD, FineQLayer, check_threshold, classify, code_bounds, to_planes
 from .gptq import DAMP, check_hessian, gptq_columns, prepare
 from .scale_search import FP16_TINY, quantize_codes, row_blocks, search_scales, to_fp16
 

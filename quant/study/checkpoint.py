@@ -20,13 +20,7 @@ from tqdm import tqdm
 
 from ..core.errors import FineQError
 from ..core.paths import atomic
-from ..methods.fineq import (
-    DEFAULT_THRESHOLD,
-    FineQLayer,
-    check_layer,
-    check_threshold,
-    quantize_fineq,
-)
+from ..methods.fineq import DEFAULT_THRESHOLD, FineQLayer, check_layer, check_threshold, quantize_fineq
 from ..methods.rtn import quantize_rtn
 
 FORMAT = "fineq-v1"

@@ -11,13 +11,7 @@ from pathlib import Path
 import torch
 
 from ..methods.fineq import DEFAULT_THRESHOLD, FineQLayer
-from .checkpoint import (
-    apply_layers,
-    linear_layers,
-    load_model,
-    method_registry,
-    quantize_model,
-)
+from .checkpoint import apply_layers, linear_layers, load_model, method_registry, quantize_model
 from .metrics import Evaluation, summarize_bpw
 
 DEFAULT_METHODS = ("fineq", "rtn2", "rtn3", "rtn4", "rtn2-g128", "rtn3-g128")

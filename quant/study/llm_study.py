@@ -31,14 +31,7 @@ from .checkpoint import apply_layers, method_registry
 from .evaluate import machine
 from .memory import PeakMemory
 from .metrics import summarize_bpw
-from .perplexity import (
-    load_causal_lm,
-    max_positions,
-    perplexity,
-    quantizable_layers,
-    read_text,
-    tokenize,
-)
+from .perplexity import load_causal_lm, max_positions, perplexity, quantizable_layers, read_text, tokenize
 from .texts import TEXT_SOURCES, calibration_ids, text_file
 
 LLM_METHODS = (

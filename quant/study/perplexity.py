@@ -32,13 +32,7 @@ from tqdm import tqdm
 from ..core.errors import FineQError
 from ..core.paths import build_dir
 from ..methods.fineq import DEFAULT_THRESHOLD
-from .checkpoint import (
-    apply_layers,
-    linear_layers,
-    load_pretrained,
-    method_registry,
-    model_folder,
-)
+from .checkpoint import apply_layers, linear_layers, load_pretrained, method_registry, model_folder
 from .metrics import summarize_bpw
 
 DEFAULT_SEQLEN = 2048

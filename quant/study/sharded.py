@@ -34,12 +34,7 @@ from tqdm import tqdm
 from ..core.errors import FineQError
 from ..core.format import num_clusters
 from ..core.paths import atomic
-from ..methods.fineq import (
-    DEFAULT_THRESHOLD,
-    FineQLayer,
-    check_threshold,
-    quantize_fineq,
-)
+from ..methods.fineq import DEFAULT_THRESHOLD, FineQLayer, check_threshold, quantize_fineq
 from .checkpoint import FORMAT
 from .memory import PeakMemory
 

@@ -26,12 +26,7 @@ from tqdm import tqdm
 from ..core import markdown as md
 from ..core.errors import FineQError
 from ..methods.fineq import DEFAULT_THRESHOLD, FineQLayer
-from .calibration import (
-    CALIBRATION_SENTENCES,
-    calibrated_registry,
-    calibration_texts,
-    collect_hessians,
-)
+from .calibration import CALIBRATION_SENTENCES, calibrated_registry, calibration_texts, collect_hessians
 from .checkpoint import apply_layers, linear_layers, load_model, method_registry
 from .evaluate import machine
 from .memory import PeakMemory

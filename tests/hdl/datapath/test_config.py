@@ -4,14 +4,7 @@ import dataclasses
 
 import pytest
 
-from hdl.datapath.config import (
-    PRESETS,
-    ArrayConfig,
-    ArrayKind,
-    preset,
-    psum_bound,
-    signed_width,
-)
+from hdl.datapath.config import PRESETS, ArrayConfig, ArrayKind, preset, psum_bound, signed_width
 from quant.core.golden import ACT_MAX, WEIGHT_MAX_ABS
 
 

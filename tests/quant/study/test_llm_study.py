@@ -5,10 +5,9 @@ equalisation, the hardware-arithmetic perplexity, the report files; and its erro
 import json
 import math
 import re
-import shutil
 
 import pytest
-import torch
+from tiny_llama import make_tiny_llama
 
 from quant.cli import main
 from quant.core.errors import FineQError
@@ -16,21 +15,7 @@ from quant.core.errors import FineQError
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from quant.study.checkpoint import default_model_dir
-
-    folder = tmp_path_factory.mktemp("tiny-llama-bos")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=30522, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(default_model_dir() / name, folder / name)
-    tok = AutoTokenizer.from_pretrained(folder)
-    tok.bos_token = "[CLS]"
-    tok.save_pretrained(folder)
-    return folder
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama-bos"), bos="[CLS]")
 
 
 @pytest.fixture(autouse=True)

@@ -2,31 +2,21 @@
 and on real English prose from the machine (pydoc_data.topics)."""
 
 import math
-import shutil
 
 import pytest
 import torch
+from tiny_llama import make_tiny_llama
 
 from quant.cli import main
 from quant.core.errors import FineQError
 from quant.study import perplexity as ppl
-from quant.study.checkpoint import default_model_dir
 
 SEQLEN = 32
 
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=30522, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(default_model_dir() / name, folder / name)
-    return folder
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="module")
