@@ -320,12 +320,16 @@ def _fit(rows):
 
 def main(argv=None) -> int:
     parser = cli_policy.parser("python -m verif.top_perf", __doc__)
-    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
-    parser.add_argument("--config", default="default", choices=sorted(ACCEL_PRESETS))
-    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
-    parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
-    parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS))
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"],
+                        help="simulators (default: verilator)")
+    parser.add_argument("--config", default="default", choices=sorted(ACCEL_PRESETS), help="preset (default: default)")
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256], help="token counts M per layer")
+    parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16],
+                        help="AXI data width in bytes (default: 4 16)")
+    parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS),
+                        help="array kinds (default: fineq and its INT8 twin mac8x8)")
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS),
+                        help="real layers (default: all; golden vectors made on first use)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the cycle model's latencies on small tiny jobs")
     parser.add_argument("--validate", action="store_true",
