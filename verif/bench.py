@@ -145,7 +145,7 @@ def verdict(report: dict) -> str:
     rows = report["results"]
     off = [r for r in rows if r["tile_cycles"] != r["tile_formula"]]
     fastest = min(rows, key=lambda r: r["block_cycles"]) if rows else None
-    return ((f"Every lone tile took exactly the schedule's formula ({len(rows)} runs)" if not off else
+    return ((f"Every lone tile took exactly the schedule's formula ({len(rows)} array and simulator runs)" if not off else
              f"{len(off)} of {len(rows)} lone tiles differ from the schedule's formula") +
             (f"; fewest cycles for the column block: {fastest['array']} ({fastest['block_cycles']})." if fastest else "."))
 
