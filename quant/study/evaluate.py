@@ -73,16 +73,29 @@ def write_report(report: dict, path: Path) -> Path:
     return path
 
 
+def _verdict(quantized: dict) -> str:
+    if not quantized:
+        return "No quantized method in this run."
+    best = max(quantized, key=lambda m: quantized[m]["cos_mean"])
+    line = (f"Closest to float32: **{best}**, mean cosine {quantized[best]['cos_mean']:.4f} at "
+            f"{quantized[best]['bpw']:.3f} bits/weight.")
+    if "fineq" in quantized:
+        f = quantized["fineq"]
+        rivals = {m: r for m, r in quantized.items() if m != "fineq" and r["bpw"] <= f["bpw"]}
+        rival = max(rivals, key=lambda m: rivals[m]["cos_mean"]) if rivals else None
+        line += (f" FineQ at {f['bpw']:.3f} bits/weight: mean cosine {f['cos_mean']:.4f}" +
+                 (f"; the best other method at no more bits, {rival}, {rivals[rival]['cos_mean']:.4f}." if rival
+                  else "; no other method here stores fewer bits."))
+    return line
+
+
 def markdown(report: dict, png: Path | None) -> str:
     from ..core import markdown as md
     from .study import LEGEND
 
     methods = report["methods"]
     quantized = {m: r for m, r in methods.items() if r["bpw"] < 16}
-    best = max(quantized, key=lambda m: quantized[m]["cos_mean"]) if quantized else None
-    verdict = (f"Closest to float32 among the quantized methods: **{best}**, mean cosine "
-               f"{quantized[best]['cos_mean']:.4f} at {quantized[best]['bpw']:.3f} bits/weight." if best else
-               "No quantized method in this run.")
+    verdict = _verdict(quantized)
     headers = ["method", "bits/weight", "cos mean", "cos min", "recall@1", "top-1 = fp32", "seconds"]
     rows = [[m, f"{r['bpw']:.3f}", f"{r['cos_mean']:.4f}", f"{r['cos_min']:.4f}", f"{r['recall_at_1']:.3f}",
              f"{r['top1_agreement']:.3f}", f"{r['seconds']:.2f}"] for m, r in methods.items()]

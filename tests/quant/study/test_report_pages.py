@@ -22,7 +22,10 @@ def test_eval_page_has_a_verdict_and_a_legend():
               "methods": {"fp32": scores(bpw=32.0, cos_mean=1.0), "rtn3": scores(bpw=3.1, cos_mean=0.95),
                           "fineq": scores(bpw=2.7, cos_mean=0.97)}}
     md = evaluate.markdown(report, None)
-    assert "Closest to float32 among the quantized methods: **fineq**, mean cosine 0.9700" in md
+    assert "Closest to float32: **fineq**, mean cosine 0.9700 at 2.700 bits/weight." in md
+    assert "no other method here stores fewer bits" in md
+    report["methods"]["rtn2"] = scores(bpw=2.0, cos_mean=0.5)
+    assert "the best other method at no more bits, rtn2, 0.5000." in evaluate.markdown(report, None)
     legend = set(re.findall(r"^- `([^`]+)`: .*better\.$", md, re.M))
     assert columns(md) - NAMES <= legend
 
