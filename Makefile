@@ -36,7 +36,7 @@ demo: setup
 	$(PY) -m synth --config default --size 8 --sweep 4,8
 
 test: setup
-	FINEQ_CONFIG=tiny $(PY) -m pytest -q
+	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q
 
 verilog: setup
 	$(PY) -m hdl.generate --config $(CONFIG) --out build/verilog/$(CONFIG)

@@ -11,8 +11,6 @@ is deterministic: no source locations, no absolute paths, no time stamps.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -20,8 +18,10 @@ from pathlib import Path
 import amaranth
 from amaranth.back import verilog
 
+from quant.core import cli_policy, paths
+
 from .datapath.array import PEArray
-from .datapath.config import ArrayConfig, ArrayKind, preset
+from .datapath.config import PRESETS, ArrayConfig, ArrayKind, preset
 from .datapath.decoder import Decoder
 from .datapath.mac_pe import MacPE
 from .datapath.temporal_pe import TemporalPE
@@ -98,13 +98,10 @@ STAMP = ".fineq-generate.sha256"
 
 def _source_digest(config_name: str, cfg: ArrayConfig) -> str:
     """Hash of everything the output depends on: the hdl sources, the config, Amaranth."""
-    h = hashlib.sha256(cfg.to_json().encode() + config_name.encode())
-    h.update(amaranth.__version__.encode())
     hdl_dir = Path(__file__).parent
-    for path in sorted([*hdl_dir.glob("datapath/*.py"), *hdl_dir.glob("soc/*.py"),
-                        hdl_dir / "generate.py"]):
-        h.update(str(path.relative_to(hdl_dir)).encode() + path.read_bytes())
-    return h.hexdigest()
+    sources = sorted([*hdl_dir.glob("datapath/*.py"), *hdl_dir.glob("soc/*.py"), hdl_dir / "generate.py"])
+    names = [str(path.relative_to(hdl_dir)) for path in sources]
+    return paths.fingerprint([cfg.to_json(), config_name, amaranth.__version__, names], sources, length=None)
 
 
 def _write(path: Path, text: str) -> None:
@@ -155,19 +152,19 @@ def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[st
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hdl.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="default", help="preset name: tiny, default or large")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser = cli_policy.parser("python -m hdl.generate", __doc__)
+    parser.add_argument("--config", default="default", choices=sorted(PRESETS),
+                        help="preset configuration (default: default)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (made if missing)")
     parser.add_argument("--force", action="store_true", help="convert even if up to date")
     args = parser.parse_args(argv)
-    try:
-        written = generate(args.config, args.out, force=args.force)
-    except (TypeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for stem, path in written.items():
-        print(f"{stem:22s} {path}")
-    return 0
+
+    def work():
+        cli_policy.output_path(args.out, folder=True)
+        for stem, path in generate(args.config, args.out, force=args.force).items():
+            print(f"{stem:22s} {path}")
+
+    return cli_policy.run(work)
 
 
 if __name__ == "__main__":

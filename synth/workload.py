@@ -6,10 +6,10 @@ Source of the numbers, in order of preference:
 1. ``--vectors FILE.npz`` from ``python -m quant vectors`` (``q`` int8 [N, K] FineQ codes, ``x_q``
    int8 [M, K], ``acc`` int32 [M, N]); the INT8 weights of the W8A8 baseline are then RTN INT8
    codes of the same layer if the file has ``q8``, else they are computed from the checkpoint;
-2. otherwise built here from the checkpoint: FineQ codes of the layer (``quant.fineq``), INT8 RTN
-   codes (``quant.rtn``, the W8A8 baseline's weights), and the layer's real inputs captured with a
-   forward hook on corpus sentences (``quant.corpus``), quantized to INT8 by
-   ``quant.golden.quantize_activations``.
+2. otherwise built here from the checkpoint: FineQ codes of the layer (``quant.methods.fineq``), INT8 RTN
+   codes (``quant.methods.rtn``, the W8A8 baseline's weights), and the layer's real inputs captured with a
+   forward hook on corpus sentences (``quant.study.corpus``), quantized to INT8 by
+   ``quant.core.golden.quantize_activations``.
 
 The array stream protocol (hdl/datapath/array.py, docs/hdl.md): ``w`` takes ``cols`` beats per
 tile (the generated arrays load one column per beat), beat ``c`` holding ``q[n0 + c, k0 + r]``
@@ -53,15 +53,16 @@ def build(layer: str = DEFAULT_LAYER, tokens: int = 64, vectors: Path | None = N
             lname = json.loads(str(z["meta"])).get("layer", layer)
         q8 = z["q8"].astype(np.int8) if "q8" in z else _int8_codes(lname, q.shape)
         if "acc" in z:
-            from quant.golden import int_gemm
+            from quant.core.golden import int_gemm
             if not np.array_equal(int_gemm(x_q, q), z["acc"]):
                 raise ValueError(f"{vectors}: acc != x_q @ q.T; the file is inconsistent")
         return Workload(lname, q, q8, x_q[:tokens], f"{vectors}")
     import torch
-    from quant import checkpoint, corpus
-    from quant.fineq import quantize_fineq
-    from quant.golden import quantize_activations
-    from quant.rtn import quantize_rtn
+
+    from quant.core.golden import quantize_activations
+    from quant.methods.fineq import quantize_fineq
+    from quant.methods.rtn import quantize_rtn
+    from quant.study import checkpoint, corpus
 
     model, tok, name = checkpoint.load_model()
     lin = checkpoint.linear_layers(model)
@@ -86,8 +87,8 @@ def build(layer: str = DEFAULT_LAYER, tokens: int = 64, vectors: Path | None = N
 
 
 def _int8_codes(layer, shape):
-    from quant import checkpoint
-    from quant.rtn import quantize_rtn
+    from quant.methods.rtn import quantize_rtn
+    from quant.study import checkpoint
     model, _, _ = checkpoint.load_model()
     w = checkpoint.linear_layers(model)[layer].weight.detach()
     if w.shape[0] < shape[0] or w.shape[1] < shape[1]:

@@ -11,7 +11,7 @@ def tiny_bert_dir(tmp_path_factory):
     Hugging Face folder: any checkpoint in a folder must work like the default one."""
     from transformers import BertConfig, BertModel
 
-    from quant.checkpoint import default_model_dir
+    from quant.study.checkpoint import default_model_dir
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     config = BertConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=100,

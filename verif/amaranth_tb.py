@@ -1,4 +1,4 @@
-"""Stream helpers for Amaranth-simulator testbenches (tests/test_hdl_*.py).
+"""Stream helpers for Amaranth-simulator testbenches (tests/hdl/).
 
 Async testbenches in the style of Amaranth's documentation and LUNA: ``put`` and ``get`` move one
 payload through a ``lib.stream`` interface, with optional random idle cycles before it; waveforms

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.datapath.config import ArrayKind, preset
+from hdl.datapath.config import PRESETS, ArrayKind, preset
+from quant.core import cli_policy, paths
+from quant.core import markdown as md
 from verif import simulate
-from verif.vectors import (DEFAULT_VECTORS, ensure_vectors, layer_tiles, load_golden,
-                           tiles_to_npz)
+from verif.vectors import ensure_vectors, layer_tiles, load_golden, tiles_to_npz
 
-REPORTS = simulate.BUILD / "reports"
-BENCH_VECTORS = DEFAULT_VECTORS.with_name("minilm-layer0-query-n24-t64.npz")
+BENCH_VECTORS = "minilm-layer0-query-n24-t64.npz"  # under build/vectors/
 BENCH_ARGS = ["--rows", "24", "--tokens", "64"]
 
 
@@ -74,7 +74,7 @@ def bench(config: str = "default", sims=None, vectors: Path | None = None) -> di
     simulate.use_verilator()
     path = vectors or ensure_vectors(BENCH_VECTORS, BENCH_ARGS)
     golden = load_golden(path)
-    workdir = simulate.BUILD / "sim" / config / "bench"
+    workdir = paths.build_dir("sim", config, "bench").absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind in ArrayKind:
@@ -113,9 +113,10 @@ def bench(config: str = "default", sims=None, vectors: Path | None = None) -> di
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "results": rows,
     }
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "hdl_bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    (REPORTS / "hdl_bench.md").write_text(render(report))
+    reports = paths.build_dir("reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "hdl_bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    (reports / "hdl_bench.md").write_text(render(report))
     return report
 
 
@@ -127,30 +128,58 @@ def render(report: dict) -> str:
         f"Real tile: {report['layer']} of {report['model']}, {report['date']}.",
         f"Formula: {report['formula']}.",
         "",
-        "| array | sim | M | P | tile cycles | formula | ideal M*P | MACs/cycle | block tiles "
-        "| block cycles | sum of tile formulas | mean P | sim cycles/CPU-s | sim cycles/wall-s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        verdict(report),
+        "",
     ]
-    for r in report["results"]:
-        lines.append(
-            f"| {r['array']} | {r['simulator']} | {r['vectors']} | {r['beat']} | "
-            f"{r['tile_cycles']} | {r['tile_formula']} | {r['tile_ideal']} | "
-            f"{r['tile_macs'] / r['tile_cycles']:.1f} | {r['block_tiles']} | {r['block_cycles']} | "
-            f"{r['block_sum_of_tile_formulas']} | {r['block_mean_beat']:.2f} | "
-            f"{r['sim_cycles_per_cpu_second']:.0f} | {r['sim_cycles_per_wall_second']:.0f} |")
+    headers = ["array", "sim", "M", "P", "tile cycles", "formula", "ideal M*P", "MACs/cycle", "block tiles",
+               "block cycles", "sum of tile formulas", "mean P", "sim cycles/CPU-s", "sim cycles/wall-s"]
+    rows = [[r["array"], r["simulator"], r["vectors"], r["beat"], r["tile_cycles"], r["tile_formula"], r["tile_ideal"],
+             f"{r['tile_macs'] / r['tile_cycles']:.1f}", r["block_tiles"], r["block_cycles"],
+             r["block_sum_of_tile_formulas"], f"{r['block_mean_beat']:.2f}", f"{r['sim_cycles_per_cpu_second']:.0f}",
+             f"{r['sim_cycles_per_wall_second']:.0f}"] for r in report["results"]]
+    lines += [md.table(headers, rows), "", *md.legend(LEGEND)]
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    import argparse
+def verdict(report: dict) -> str:
+    rows = report["results"]
+    off = [r for r in rows if r["tile_cycles"] != r["tile_formula"]]
+    fastest = min(rows, key=lambda r: r["block_cycles"]) if rows else None
+    return ((f"Every lone tile took exactly the schedule's formula ({len(rows)} array and simulator runs)" if not off else
+             f"{len(off)} of {len(rows)} lone tiles differ from the schedule's formula") +
+            (f"; fewest cycles for the column block: {fastest['array']} ({fastest['block_cycles']})." if fastest else "."))
 
-    parser = argparse.ArgumentParser(prog="python -m verif bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="default")
+
+LEGEND = {
+    "M": ("activation vectors streamed through each tile", None),
+    "P": ("the tile's beat: cycles per vector (max(1, max|q|) for FineQ, 1 for the MAC arrays)", "lower"),
+    "tile cycles": ("measured span of the lone tile, first weight beat to last result beat", "lower"),
+    "formula": ("the schedule's prediction C + M * P + 4; should equal tile cycles", None),
+    "ideal M*P": ("cycles with no fill or drain", None),
+    "MACs/cycle": ("multiply-accumulates of the lone tile per cycle", "higher"),
+    "block tiles": ("K tiles of the first column block, streamed back to back", None),
+    "block cycles": ("cycles of the whole column block", "lower"),
+    "sum of tile formulas": ("the block's cycles if tiles did not overlap; block cycles below it show the overlap", None),
+    "mean P": ("mean beat over the block's tiles", "lower"),
+    "sim cycles/CPU-s": ("simulated cycles per CPU second of the simulator process (simulator plus cocotb)", "higher"),
+    "sim cycles/wall-s": ("simulated cycles per wall-clock second (a shared machine: loose)", "higher"),
+}
+
+
+def main(argv=None) -> int:
+    parser = cli_policy.parser("python -m verif bench", __doc__)
+    parser.add_argument("--config", default="default", choices=sorted(PRESETS), help="array preset (default: default)")
     parser.add_argument("--sim", nargs="+", default=list(simulate.SIMULATORS),
-                        choices=simulate.SIMULATORS)
+                        choices=simulate.SIMULATORS, help="simulators (default: all)")
     parser.add_argument("--vectors", type=Path, default=None, help="golden .npz (default: real layer, 64 tokens)")
     args = parser.parse_args(argv)
-    report = bench(args.config, args.sim, args.vectors)
-    print(render(report))
-    print(f"-> {REPORTS / 'hdl_bench.json'}")
-    return 0
+
+    def work():
+        cli_policy.output_path(paths.build_dir("reports"), folder=True, what="the report folder")
+        if args.vectors is not None:
+            load_golden(args.vectors)  # a clear error for a missing or corrupt file, before any build
+        report = bench(args.config, args.sim, args.vectors)
+        print(render(report))
+        print(f"-> {paths.build_dir('reports', 'hdl_bench.json')}")
+
+    return cli_policy.run(work)

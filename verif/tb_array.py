@@ -1,7 +1,7 @@
 """cocotb: a PE array (fineq_array.v, mac8x8_array.v, mac8x3_array.v) on whole tiles.
 
 Structure after cocotb's matrix_multiplier example: two drivers (weights, activations), a monitor
-on the results, the golden model (quant.golden.int_gemm) as the reference, an in-order checker,
+on the results, the golden model (quant.core.golden.int_gemm) as the reference, an in-order checker,
 and random idle cycles / back-pressure on all three streams.
 
 Environment (set by verif/test_sim_array.py, the demo and the benchmark):
@@ -21,8 +21,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from hdl.datapath.config import ArrayKind, preset
-from verif.cocotb_tb import (Clocked, StreamSink, StreamSource, pack, random_pause, reset,
-                             start_clock, tb_rng, unpack)
+from verif.cocotb_tb import Clocked, StreamSink, StreamSource, pack, random_pause, reset, start_clock, tb_rng, unpack
 from verif.vectors import Tile, random_tiles, tiles_from_npz
 
 
@@ -149,7 +148,7 @@ async def reset_in_the_middle(dut):
         # Stop somewhere between the first weight beat and the last output.
         stop = rng.randint(1, cfg.cols + (cfg.rows + cfg.cols + victim.x.shape[0]) * 4)
         bench.y.on_beat = lambda word, cycle: None
-        await bench.clocked.run(lambda: bench.clocked.cycle >= stop, stop + 1, "reset trial")
+        await bench.clocked.run(lambda b=bench, s=stop: b.clocked.cycle >= s, stop + 1, "reset trial")
         await RisingEdge(dut.clk)
         bench.w.clear()
         bench.x.clear()

@@ -3,9 +3,8 @@
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from quant.format import DECODE_TABLE
-from verif.cocotb_tb import (Clocked, StreamSink, StreamSource, pack, random_pause, reset,
-                             start_clock, tb_rng, unpack)
+from quant.core.format import DECODE_TABLE
+from verif.cocotb_tb import Clocked, StreamSink, StreamSource, pack, random_pause, reset, start_clock, tb_rng, unpack
 
 
 def lanes_of(dut) -> int:
@@ -26,7 +25,7 @@ async def run_bytes(dut, beats, pause_in, pause_out, what):
         src.send(pack(beat, 8))
     bench = Clocked(dut, [src, sink])
     await bench.run(lambda: len(sink.beats) == len(beats), 20 * len(beats) + 50, what)
-    for n, (beat, word) in enumerate(zip(beats, sink.beats)):
+    for n, (beat, word) in enumerate(zip(beats, sink.beats, strict=True)):
         got = unpack(word, 3, 3 * lanes)
         want = expected_codes(beat)
         if got != want:

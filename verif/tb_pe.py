@@ -33,7 +33,7 @@ async def check_weight(dut, q: int, prev: int | None, xs: list[int], rng, code_l
     """Load ``q`` into the shadow register while the previous weight ``prev`` still computes
     one beat, swap it in, then one beat per activation (with random holds)."""
     temporal = hasattr(dut, "phase")
-    aw, ww = len(dut.x), len(dut.w_in)
+    ww = len(dut.w_in)
 
     def garbage(sig):
         sig.value = rng.getrandbits(len(sig))

@@ -2,7 +2,7 @@
 
 The memory the DMA reads and writes is cocotbext-axi's ``AxiRam``; the host is its
 ``AxiLiteMaster`` driven through the register-level driver (hdl/sw/driver.py); the memory image
-comes from hdl/sw/image.py; every output is compared with quant.golden, bit-exact. Random idle
+comes from hdl/sw/image.py; every output is compared with quant.core.golden, bit-exact. Random idle
 cycles and back-pressure (cocotbext-axi pause generators) act on all five AXI4 channels and all
 five AXI4-Lite channels.
 
@@ -25,13 +25,12 @@ import time
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
-
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import KIND_CODES, accel_preset
 from hdl.soc.regmap import ErrorCode
-from hdl.sw.driver import REG, Driver, field_value
+from hdl.sw.driver import REG, Driver
 from hdl.sw.image import build_image
 from verif.cocotb_tb import random_pause, start_clock, tb_rng
 from verif.top_jobs import jobs_from_npz, random_job
@@ -167,7 +166,7 @@ def job_weights(job, cfg, *, decoded: bool = False):
     """The job's weights as the build takes them: cluster bytes, or INT8 weights for an INT8 x
     INT8 build (``job.w8`` if the job has its own, else its decoded FineQ codes); ``decoded``:
     the integer weights [N, K] either way."""
-    from quant.format import unpack_clusters
+    from quant.core.format import unpack_clusters
 
     if cfg.kind is not ArrayKind.MAC8X8:
         return unpack_clusters(job.clusters, job.k) if decoded else job.clusters
@@ -207,7 +206,7 @@ async def setup(dut, pause: float, salt: str):
 
 @cocotb.test()
 async def run_jobs(dut):
-    """Every job, bit-exact against quant.golden, under random AXI idle cycles and back-pressure."""
+    """Every job, bit-exact against quant.core.golden, under random AXI idle cycles and back-pressure."""
     pause = float(os.environ.get("FINEQ_TB_PAUSE", "0.3"))
     bench = await setup(dut, pause, "jobs")
     results = []

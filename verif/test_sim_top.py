@@ -23,8 +23,7 @@ import pytest
 from hdl.generate import accelerators
 from hdl.soc.accel_config import accel_preset
 from verif import simulate
-from verif.top_jobs import (ensure_layer_vectors, jobs_to_npz, layer_job, random_job)
-from verif.vectors import load_golden
+from verif.top_jobs import jobs_to_npz, layer_job, random_job
 
 
 @pytest.fixture(scope="session")
@@ -112,5 +111,5 @@ def test_cycle_model_outside_its_fit(kind, tmp_path):
     jobs = model_jobs(np.random.default_rng(99), cfg, 14, "check")
     report = run_jobs_on("verilator", cfg, jobs, tmp_path)
     assert [j["mismatches"] for j in report["jobs"]] == [0] * len(jobs)
-    errors = np.abs([model_error(job, cfg, r["cycles"])[1] for job, r in zip(jobs, report["jobs"])])
+    errors = np.abs([model_error(job, cfg, r["cycles"])[1] for job, r in zip(jobs, report["jobs"], strict=True)])
     assert errors.mean() < 0.02 and errors.max() < 0.08, errors

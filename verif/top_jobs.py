@@ -3,31 +3,26 @@
 A job is what one START computes: cluster bytes [N, ceil(K/3)], INT8 activations [M, K], and
 requantization parameters (or none: INT32 bypass). Jobs go to the simulator process as one
 ``.npz`` (``jobs_to_npz`` / ``jobs_from_npz``); the testbench builds the memory image with
-hdl.sw.image and checks the outputs against quant.golden.
+hdl.sw.image and checks the outputs against quant.core.golden.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from quant import golden
-from quant.format import encode_bytes, num_clusters, unpack_clusters
-
-from verif.vectors import write_npz
+from quant.core import golden
+from quant.core.format import encode_bytes, num_clusters, unpack_clusters
+from verif.vectors import ensure_vectors, write_npz
 
 __all__ = ["Job", "layer_job", "random_job", "jobs_to_npz", "jobs_from_npz", "ensure_layer_vectors",
            "FULL_LAYER_VECTORS"]
 
-ROOT = Path(__file__).resolve().parent.parent
 # The whole attention query projection of MiniLM layer 0 (384 x 384) with 8 real tokens.
-FULL_LAYER_VECTORS = ROOT / "build" / "vectors" / "minilm-layer0-query-full-m8.npz"
+FULL_LAYER_VECTORS = "minilm-layer0-query-full-m8.npz"  # under build/vectors/
 FULL_LAYER_ARGS = ["--tokens", "8"]
 
 
@@ -91,7 +86,7 @@ def layer_job(v: dict, *, n: int | None = None, k: int | None = None, m: int | N
 def _slice_requant(v, x, q, factors, group, n) -> golden.Requant:
     """Requantization for a slice: per tensor, the output scale of its own float range and the
     file's biases; per token (an act_scale per row), one output scale per channel
-    (sigma[n] = max_m |acc * s_w[n]| / 127, quant.golden.make_requant_per_token)."""
+    (sigma[n] = max_m |acc * s_w[n]| / 127, quant.core.golden.make_requant_per_token)."""
     acc = (golden.int_gemm(x, q) if factors is None
            else golden.int_gemm_grouped(x, q, factors, group)).astype(np.float64)
     w_scales = np.asarray(v["scales"][:n], dtype=np.float64)
@@ -161,14 +156,6 @@ def jobs_from_npz(path) -> list[Job]:
     return jobs
 
 
-def ensure_layer_vectors(path: Path = FULL_LAYER_VECTORS, args=FULL_LAYER_ARGS) -> Path:
+def ensure_layer_vectors(path: str | Path = FULL_LAYER_VECTORS, args=FULL_LAYER_ARGS) -> Path:
     """Golden vectors of the whole default layer, written once by `python -m quant vectors`."""
-    path = Path(path)
-    if not path.exists():
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0 or not path.exists():
-            raise RuntimeError(f"`{' '.join(cmd[1:])}` failed ({done.returncode}):\n"
-                               f"{done.stderr[-2000:]}")
-    return path
+    return ensure_vectors(path, args)

@@ -6,7 +6,7 @@
 
 For every layer, array kind and bus width it runs the layer with each token count through the
 generated top level (cocotb, cocotbext-axi memory, no pauses), checks every output against
-quant.golden, and records the CYCLES register, the cycle model (hdl.sw.cycle_model) and the
+quant.core.golden, and records the CYCLES register, the cycle model (hdl.sw.cycle_model) and the
 roofline: ideal = max(compute bound sum_t M * P_t, bytes moved / bus bytes per cycle), with the
 bytes of every operand counted once. ``--calibrate`` fits the model's latencies on small tiny
 jobs; ``--validate`` measures it on jobs outside the fit.
@@ -14,7 +14,6 @@ jobs; ``--validate`` measures it on jobs outside the fit.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,26 +23,26 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.generate import accelerators
-from hdl.soc.accel_config import AcceleratorConfig, accel_preset
+from hdl.soc.accel_config import ACCEL_PRESETS, AcceleratorConfig, accel_preset
 from hdl.sw.cycle_model import LATENCY, ideal_cycles, latency_dict, model_cycles, useful_pulses
-from quant.format import unpack_clusters
+from quant.core import cli_policy, paths
+from quant.core import markdown as md
+from quant.core.format import unpack_clusters
 
 __all__ = ["run_jobs_on", "measure", "main", "LAYERS"]
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / "build" / "reports"
 KINDS = {"fineq": ArrayKind.FINEQ, "mac8x8": ArrayKind.MAC8X8, "mac8x3": ArrayKind.MAC8X3}
 # Layers by short name: golden-vector file and the `python -m quant vectors` arguments.
 LAYERS = {
-    "minilm": (ROOT / "build" / "vectors" / "minilm-layer0-query-full-m256.npz",
+    "minilm": ("minilm-layer0-query-full-m256.npz",
                ["--tokens", "256"]),
     # Gemma-3-270M layer 0 (weights: the Q4_K_M GGUF dequantized, then fineq-v2 with groups of
     # 96; per-token activations of real text): the MLP's down-projection (K = 2048) and the
     # attention's query projection
-    "gemma-down": (ROOT / "build" / "vectors" / "gemma-l0-down_proj-v2-m256.npz",
+    "gemma-down": ("gemma-l0-down_proj-v2-m256.npz",
                    ["--model", "gemma3-270m", "--layer", "model.layers.0.mlp.down_proj",
                     "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
-    "gemma-q": (ROOT / "build" / "vectors" / "gemma-l0-q_proj-v2-m256.npz",
+    "gemma-q": ("gemma-l0-q_proj-v2-m256.npz",
                 ["--model", "gemma3-270m", "--layer", "model.layers.0.self_attn.q_proj",
                  "--tokens", "256", "--method", "fineq-v2-emin-g96"]),
 }
@@ -78,7 +77,7 @@ def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause:
                      "FINEQ_TB_JOBS": str(jobs_path), "FINEQ_TB_RESULTS": str(results),
                      "FINEQ_TB_PAUSE": str(pause)})
     if not results.exists():
-        log = simulate.BUILD / "sim" / cfg.name / sim / top / "runs" / f"perf-{out_dir.name}" / "sim.log"
+        log = paths.build_dir("sim", cfg.name, sim, top, "runs", f"perf-{out_dir.name}", "sim.log").absolute()
         raise RuntimeError(f"the testbench failed before writing its results; see {log}")
     report = json.loads(results.read_text())
     report["wall_s"] = time.perf_counter() - t0
@@ -96,7 +95,7 @@ def job_weights(job, cfg):
 def measure(jobs, results, cfg: AcceleratorConfig, sim: str, layer: str) -> list[dict]:
     """One record per job: measured and modelled cycles, the roofline, utilization."""
     out = []
-    for job, r in zip(jobs, results["jobs"]):
+    for job, r in zip(jobs, results["jobs"], strict=True):
         q = job_weights(job, cfg)
         m = job.x.shape[0]
         bypass = job.rq is None
@@ -147,7 +146,7 @@ def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
             for bus in buses:
                 cfg = accel_preset(config, kind=KINDS[kind], bus_bytes=bus)
                 jobs = layer_jobs(layer, tokens, cfg)
-                out_dir = ROOT / "build" / "perf" / f"{config}-{layer}-{kind}-b{8 * bus}"
+                out_dir = paths.build_dir("perf", f"{config}-{layer}-{kind}-b{8 * bus}").absolute()
                 print(f"top_perf: {layer} on {variant_of(cfg)} ({sim}), M = "
                       f"{', '.join(map(str, tokens))} ...", flush=True)
                 rep = run_jobs_on(sim, cfg, jobs, out_dir)
@@ -161,12 +160,13 @@ def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
 
 
 def write_reports(records: list[dict], config: str) -> dict:
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    reports = paths.build_dir("reports")
+    reports.mkdir(parents=True, exist_ok=True)
     data = {"config": config, "latency": latency_dict(LATENCY), "jobs": records,
             "mismatches": sum(r["mismatches"] for r in records)}
-    (REPORTS / "perf.json").write_text(json.dumps(data, indent=2) + "\n")
-    png = plot(records, REPORTS / "perf_roofline.png")
-    (REPORTS / "perf.md").write_text(markdown(records, config, png))
+    (reports / "perf.json").write_text(json.dumps(data, indent=2) + "\n")
+    png = plot(records, reports / "perf_roofline.png")
+    (reports / "perf.md").write_text(markdown(records, config, png))
     return data
 
 
@@ -185,40 +185,49 @@ def verdict(records: list[dict]) -> str:
 
 
 def markdown(records: list[dict], config: str, png) -> str:
+    headers = ["layer", "array", "bus", "M", "cycles", "ideal", "bound", "efficiency", "dataflow eff.", "model",
+               "model error", "utilization", "mismatches"]
+    rows = [[r["layer"], r["kind"], r["bus_bits"], r["m"], f"{r['cycles']:,}", f"{r['ideal_cycles']:,}", r["bound"],
+             f"{r['roofline_efficiency']:.3f}", f"{r['dataflow_efficiency']:.3f}", f"{r['model_cycles']:,}",
+             f"{r['model_error']:+.2%}",
+             f"{r['utilization']:.3f}", r["mismatches"]] for r in records]
     lines = [f"# Accelerator performance ({config} preset)", "", verdict(records), "",
-             "- `cycles`: measured CYCLES register (START to DONE), cocotbext-axi memory, no pauses.",
-             "- `ideal`: max(compute bound sum over tiles of M * P, bytes of every operand once / "
-             "bus bytes per cycle); `efficiency` = ideal / cycles, higher is better, 1 is the roofline.",
-             "- `dataflow`: the same bound with the weights and parameters read once per chunk of "
-             "tokens, as this design does; `dataflow eff.` = dataflow / cycles, higher is better.",
-             "- `model`: hdl.sw.cycle_model's prediction, and its error against the measurement.",
-             "- `utilization`: PE-cycles that add or multiply a real product / all PE-cycles.", "",
-             "| layer | array | bus | M | cycles | ideal | bound | efficiency | dataflow eff. | model "
-             "| model error | utilization | mismatches |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in records:
-        lines.append(f"| {r['layer']} | {r['kind']} | {r['bus_bits']} | {r['m']} | {r['cycles']:,} "
-                     f"| {r['ideal_cycles']:,} | {r['bound']} | {r['roofline_efficiency']:.3f} "
-                     f"| {r['dataflow_efficiency']:.3f} "
-                     f"| {r['model_cycles']:,} | {r['model_error']:+.2%} | {r['utilization']:.3f} "
-                     f"| {r['mismatches']} |")
-    speedups = speedup_lines(records)
+             md.table(headers, rows), "", *md.legend(LEGEND)]
+    speedups = speedup_rows(records)
     if speedups:
         lines += ["", "## FineQ against the INT8-weight twin (same preset, same bus)", "",
-                  "| layer | bus | M | FineQ cycles | INT8 cycles | speed-up |", "|---|---|---|---|---|---|",
-                  *speedups]
+                  md.table(["layer", "bus", "M", "FineQ cycles", "INT8 cycles", "speed-up"], speedups), "",
+                  *md.legend({"speed-up": ("INT8-twin cycles / FineQ cycles on the same layer, bus and M", "higher")})]
     if png:
         lines += ["", f"![efficiency and cycles against M]({png.name})"]
     return "\n".join(lines) + "\n"
 
 
-def speedup_lines(records) -> list[str]:
+LEGEND = {
+    "bus": ("AXI data width in bits", None),
+    "M": ("tokens (activation rows) in the job", None),
+    "cycles": ("measured CYCLES register, START to DONE, cocotbext-axi memory without pauses", "lower"),
+    "ideal": ("roofline cycles: max(the compute bound, sum over tiles of M * P; the bandwidth bound, bytes of "
+              "every operand once / bus bytes per cycle)", None),
+    "bound": ("which bound sets the ideal: compute or bandwidth", None),
+    "efficiency": ("ideal / cycles; 1 is the roofline", "higher"),
+    "dataflow eff.": ("the same bound with the weights and parameters read once per chunk of tokens, as this "
+                      "design does, / cycles", "higher"),
+    "model": ("cycles predicted by hdl.sw.cycle_model", None),
+    "model error": ("model / cycles - 1", "closer to 0"),
+    "utilization": ("PE-cycles that add or multiply a real product / all PE-cycles", "higher"),
+    "mismatches": ("outputs that differ from quant.core.golden", "must be 0: anything else is a bug."),
+}
+
+
+def speedup_rows(records) -> list[list]:
     index = {(r["layer"], r["kind"], r["bus_bits"], r["m"]): r for r in records}
     out = []
     for (layer, kind, bus, m), r in index.items():
         twin = index.get((layer, "mac8x8", bus, m))
         if kind == "fineq" and twin:
-            out.append(f"| {layer} | {bus} | {m} | {r['cycles']:,} | {twin['cycles']:,} "
-                       f"| {twin['cycles'] / r['cycles']:.2f}x |")
+            out.append([layer, bus, m, f"{r['cycles']:,}", f"{twin['cycles']:,}",
+                        f"{twin['cycles'] / r['cycles']:.2f}x"])
     return out
 
 
@@ -290,12 +299,12 @@ def measured_model_jobs(sim: str, fit: bool) -> list:
         cfg = accel_preset("tiny", kind=KINDS[kind], bus_bytes=bus)
         rng = np.random.default_rng((17 if fit else 23) * 100 + b)
         jobs = model_jobs(rng, cfg, MODEL_JOBS, "fit" if fit else "check")
-        out = ROOT / "build" / "perf" / f"model-{'fit' if fit else 'check'}-{kind}-b{8 * bus}"
+        out = paths.build_dir("perf", f"model-{'fit' if fit else 'check'}-{kind}-b{8 * bus}").absolute()
         rep = run_jobs_on(sim, cfg, jobs, out)
         bad = sum(r["mismatches"] for r in rep["jobs"])
         if bad:
             raise RuntimeError(f"{bad} mismatching results on {cfg.variant}: see {out}")
-        rows += [(job, cfg, r["cycles"]) for job, r in zip(jobs, rep["jobs"])]
+        rows += [(job, cfg, r["cycles"]) for job, r in zip(jobs, rep["jobs"], strict=True)]
     return rows
 
 
@@ -344,32 +353,37 @@ def _fit(rows):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verif.top_perf", description=__doc__.split("\n")[0])
-    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"])
-    parser.add_argument("--config", default="default", choices=["tiny", "default", "large"])
-    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256])
-    parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16])
-    parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS))
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser = cli_policy.parser("python -m verif.top_perf", __doc__)
+    parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"],
+                        help="simulators (default: verilator)")
+    parser.add_argument("--config", default="default", choices=sorted(ACCEL_PRESETS), help="preset (default: default)")
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 8, 64, 256], help="token counts M per layer")
+    parser.add_argument("--buses", type=int, nargs="+", default=[4, 16], choices=[4, 8, 16],
+                        help="AXI data width in bytes (default: 4 16)")
+    parser.add_argument("--kinds", nargs="+", default=["fineq", "mac8x8"], choices=list(KINDS),
+                        help="array kinds (default: fineq and its INT8 twin mac8x8)")
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS),
+                        help="real layers (default: all; golden vectors made on first use)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the cycle model's latencies on small tiny jobs")
     parser.add_argument("--validate", action="store_true",
                         help="the cycle model against tiny jobs outside the fit")
     args = parser.parse_args(argv)
+    return cli_policy.run(lambda: sweep(args))
+
+
+def sweep(args) -> int:
+    cli_policy.output_path(paths.build_dir("reports"), folder=True, what="the report folder")
     if args.calibrate or args.validate:
         return model_check(args.sim[0], fit=args.calibrate)
-    try:
-        for kind in args.kinds:
-            for bus in args.buses:
-                variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    for kind in args.kinds:  # every build exists, before any simulation
+        for bus in args.buses:
+            variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
     records = [r for sim in args.sim
                for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
     data = write_reports(records, args.config)
     print(verdict(records))
-    print(f"top_perf: wrote {REPORTS / 'perf.json'} and {REPORTS / 'perf.md'}")
+    print(f"top_perf: wrote {paths.build_dir('reports', 'perf.json')} and {paths.build_dir('reports', 'perf.md')}")
     return 0 if data["mismatches"] == 0 else 1
 
 

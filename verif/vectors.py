@@ -2,15 +2,15 @@
 
 Golden vectors are the ``.npz`` files ``python -m quant vectors`` writes (format
 ``fineq-golden-v1``: ``clusters`` uint8 [N, ceil(K/3)], ``q`` int8 [N, K], ``x_q`` int8 [M, K],
-``acc`` int32 [M, N], ...). This module reads them with numpy and the golden model only (no torch),
+``acc`` int32 [M, N], ...). This module reads them with quant.core.vectors.load_vectors (numpy and the golden model, no torch),
 so the simulator processes stay light, and cuts them into array tiles:
 
     tile (kt, nt):  q[n0:n0+cols, k0:k0+rows]  (weights as the array holds them, [cols, rows])
                     x_q[:M, k0:k0+rows]          (activation vectors, [M, rows])
-    expected:       quant.golden.int_gemm(x, q)  (the tile's INT32 partial sums, [M, cols])
+    expected:       quant.core.golden.int_gemm(x, q)  (the tile's INT32 partial sums, [M, cols])
 
 and the sum of a column block's tiles over all K tiles must equal the file's ``acc``.
-Weights are decoded from the cluster bytes with ``quant.format.unpack_clusters``.
+Weights are decoded from the cluster bytes with ``quant.core.format.unpack_clusters``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quant.format import encode_bytes, num_clusters, unpack_clusters
-from quant.golden import int_gemm
-
 from hdl.datapath.config import ArrayConfig, ArrayKind
+from quant.core import paths
+from quant.core.format import encode_bytes, num_clusters, unpack_clusters
+from quant.core.golden import int_gemm
+from quant.core.vectors import load_vectors
 
 __all__ = [
     "Tile", "load_golden", "synthetic_golden", "layer_tiles", "random_tiles", "ensure_vectors",
@@ -36,7 +37,7 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 # N = 24 output channels (two default-config column blocks), all K = 384 inputs, 8 tokens.
-DEFAULT_VECTORS = ROOT / "build" / "vectors" / "minilm-layer0-query-n24.npz"
+DEFAULT_VECTORS = "minilm-layer0-query-n24.npz"  # under build/vectors/
 DEFAULT_ARGS = ["--rows", "24", "--tokens", "8"]
 
 
@@ -54,31 +55,10 @@ class Tile:
         return int_gemm(self.x, self.q)
 
 
-def _check_golden(v: dict, source) -> dict:
-    for field in ("clusters", "q", "x_q", "acc"):
-        if field not in v:
-            raise ValueError(f"{source}: golden vectors lack the field {field!r}")
-    k = v["q"].shape[1]
-    if not np.array_equal(unpack_clusters(v["clusters"], k), v["q"]):
-        raise ValueError(f"{source}: q does not decode from the cluster bytes")
-    if "sub" in v:  # fineq-v2: the sum is group-scaled
-        from quant.golden import int_gemm_grouped
-
-        group = int(v["meta"]["group"])
-        if not np.array_equal(int_gemm_grouped(v["x_q"], v["q"], v["sub"], group), v["acc"]):
-            raise ValueError(f"{source}: acc is not the group-scaled x_q @ q.T")
-    elif not np.array_equal(int_gemm(v["x_q"], v["q"]), v["acc"]):
-        raise ValueError(f"{source}: acc is not x_q @ q.T")
-    return v
-
-
 def load_golden(path) -> dict:
-    """Read a fineq-golden-v1 ``.npz`` and check that it is self-consistent."""
-    with np.load(path, allow_pickle=False) as z:
-        v = {k: z[k] for k in z.files}
-    v["meta"] = json.loads(str(v["meta"])) if "meta" in v else {}
-    v["source"] = str(path)
-    return _check_golden(v, path)
+    """A golden-vector file read and checked by quant.core.vectors.load_vectors (FineQError if it is
+    not self-consistent), with its path under ``source``."""
+    return {**load_vectors(path), "source": str(path)}
 
 
 def synthetic_golden(seed: int = 0, n: int = 24, k: int = 96, m: int = 8) -> dict:
@@ -94,12 +74,14 @@ def synthetic_golden(seed: int = 0, n: int = 24, k: int = 96, m: int = 8) -> dic
     x_q = rng.integers(-127, 128, size=(m, k)).astype(np.int8)
     v = {"clusters": clusters, "q": q, "x_q": x_q, "acc": int_gemm(x_q, q),
          "meta": {"layer": "synthetic", "model": "random"}, "source": f"synthetic(seed={seed})"}
-    return _check_golden(v, v["source"])
+    return v  # consistent by construction: q decodes the bytes, acc is int_gemm(x_q, q)
 
 
-def ensure_vectors(path: Path = DEFAULT_VECTORS, args=DEFAULT_ARGS) -> Path:
-    """Write golden vectors with ``python -m quant vectors ARGS`` unless ``path`` exists."""
-    path = Path(path)
+def ensure_vectors(path: str | Path = DEFAULT_VECTORS, args=DEFAULT_ARGS) -> Path:
+    """Write golden vectors with ``python -m quant vectors ARGS`` unless ``path`` exists (a bare file
+    name is taken under build/vectors/)."""
+    path = Path(path) if Path(path).parent != Path() else paths.build_dir("vectors", path)
+    path = path.absolute()
     if not path.exists():
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]

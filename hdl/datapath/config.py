@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = ["ArrayConfig", "ArrayKind", "PRESETS", "preset", "psum_bound", "signed_width"]
 
-# fineq-v1 (DESIGN.md section 3) decodes every cluster to 3-bit two's complement codes.
+# fineq-v1 (docs/numbers.md) decodes every cluster to 3-bit two's complement codes.
 FINEQ_WEIGHT_WIDTH = 3
 CLUSTER = 3
 
@@ -81,7 +81,7 @@ class ArrayConfig:
     name: str = "custom"
     rows: int
     cols: int
-    act_width: int = 8  # signed activations (DESIGN.md section 3: INT8)
+    act_width: int = 8  # signed activations (docs/numbers.md: INT8)
     weight_width: int = FINEQ_WEIGHT_WIDTH  # decoded FineQ code width, fixed by fineq-v1
     mac_weight_width: int = 8  # weight width of the W8A8 baseline
     acc_width: int = 32  # width of the partial sums the arrays output (INT32)
@@ -98,7 +98,7 @@ class ArrayConfig:
         if self.weight_width != FINEQ_WEIGHT_WIDTH:
             raise ValueError(
                 f"weight_width must be {FINEQ_WEIGHT_WIDTH}: fineq-v1 decodes clusters to 3-bit "
-                f"codes (DESIGN.md section 3), not {self.weight_width}"
+                f"codes (docs/numbers.md), not {self.weight_width}"
             )
         _check_int("mac_weight_width", self.mac_weight_width, 2, 16)
         _check_int("code_length", self.code_length, 1, 16)

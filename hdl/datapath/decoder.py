@@ -1,4 +1,4 @@
-"""FineQ cluster-byte decoder (DESIGN.md section 2)."""
+"""FineQ cluster-byte decoder (docs/format.md)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, signed, unsigned
 from amaranth.lib import data, stream, wiring

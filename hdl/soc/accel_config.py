@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -129,9 +128,6 @@ class AcceleratorConfig:
     def param_stride(self) -> int:
         """Bytes from one block's requantization words to the next (whole bus words)."""
         return math.ceil(8 * self.cols / self.bus_bytes) * self.bus_bytes
-
-    def with_(self, **changes) -> "AcceleratorConfig":
-        return dataclasses.replace(self, **changes)
 
 
 ACCEL_PRESETS = {

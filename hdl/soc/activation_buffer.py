@@ -1,7 +1,7 @@
 """Activation buffer: one chunk of tokens on chip, written line by line from the DMA, read as
 the array's activation vectors in tile order."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out

@@ -98,7 +98,7 @@ class AxiDma(wiring.Component):
     follow each other on R without an idle cycle as long as the memory's latency (cycles from
     an accepted AR to its first beat, minus one) is at most
     ``(max_outstanding_reads - 1) * burst length - 2``: zero latency needs 2 bursts in flight of
-    >= 2 beats, latency 14 needs 2 of 16 or 3 of 8 (tests/test_soc_axi_dma.py measures the
+    >= 2 beats, latency 14 needs 2 of 16 or 3 of 8 (tests/hdl/soc/test_axi_dma.py measures the
     bound). One client issues at most one burst every second cycle. Writes go one burst at a
     time: between two bursts of a transfer W is idle for 3 cycles (response, length, AW) plus
     the write-response latency.
@@ -256,7 +256,7 @@ class AxiDma(wiring.Component):
         m.d.comb += bus.rready.eq(fifo.head_valid & (failed | ready))
         r_beat = bus.rvalid & bus.rready
         m.d.comb += fifo.pop.eq(r_beat & bus.rlast)
-        for c, (s, port) in enumerate(zip(clients, self.rd)):
+        for c, (s, port) in enumerate(zip(clients, self.rd, strict=True)):
             mine = bus.rvalid & fifo.head_valid & (head == c)
             m.d.comb += [
                 port.data.payload.eq(bus.rdata),

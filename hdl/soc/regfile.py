@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out, flipped
+from amaranth.lib.wiring import In, Out
 
 from .axi import RESP_OKAY, RESP_SLVERR, AxiLiteSignature
 from .regmap import ADDR_BITS, REGISTERS, Register

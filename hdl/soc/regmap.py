@@ -20,7 +20,6 @@ Any address not in the map answers SLVERR (reads return 0).
 
 from __future__ import annotations
 
-import argparse
 import enum
 import sys
 from dataclasses import dataclass, field
@@ -212,19 +211,27 @@ def markdown_table() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hdl.soc.regmap", description=__doc__.split("\n")[0])
+    from quant.core import cli_policy, paths
+
+    parser = cli_policy.parser("python -m hdl.soc.regmap", __doc__)
     parser.add_argument("--c-header", type=Path, help="write the C header to this file")
     parser.add_argument("--markdown", action="store_true", help="print the register table")
     args = parser.parse_args(argv)
-    if args.c_header:
-        args.c_header.parent.mkdir(parents=True, exist_ok=True)
-        args.c_header.write_text(c_header())
-        print(args.c_header)
-    if args.markdown:
-        print(markdown_table(), end="")
     if not args.c_header and not args.markdown:
         parser.print_help()
-    return 0
+        return 0
+
+    def work():
+        if args.c_header:
+            cli_policy.output_path(args.c_header, what="--c-header")
+            args.c_header.parent.mkdir(parents=True, exist_ok=True)
+            with paths.atomic(args.c_header) as tmp:
+                tmp.write_text(c_header())
+            print(args.c_header)
+        if args.markdown:
+            print(markdown_table(), end="")
+
+    return cli_policy.run(work)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,6 @@ class Accelerator(wiring.Component):
         ]
 
     def _dma_clients(self, m, dma, seq, params, gearbox, wpath, wb):
-        cfg = self.config
         rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
         # clients that always drain: credit for any burst on top of all bursts in flight
         always = (dma.max_outstanding_reads + 1) * 256

@@ -1,4 +1,4 @@
-"""Vector unit: per-output-channel requantization of INT32 sums to INT8 (DESIGN.md section 3)."""
+"""Vector unit: per-output-channel requantization of INT32 sums to INT8 (docs/numbers.md)."""
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "in_layout",
            "out_layout"]
 
-# The same constants as quant.golden (checked by the tests, not imported: hdl stays numpy-free).
+# The same constants as quant.core.golden (checked by the tests, not imported: hdl stays numpy-free).
 MULT_BITS = 15
 SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = 1, 47
@@ -32,7 +32,7 @@ def out_layout(acc_width: int = ACC_WIDTH) -> data.StructLayout:
 class VectorUnit(wiring.Component):
     """One element per cycle: ``y = sat8((((acc + bias) * mult) + 2**(shift-1)) >> shift)``.
 
-    Exactly :func:`quant.golden.requantize`: the sum ``t = acc + bias`` is formed exactly (33 bits,
+    Exactly :func:`quant.core.golden.requantize`: the sum ``t = acc + bias`` is formed exactly (33 bits,
     so even sums the golden model rejects as INT32 overflow are exact, not wrapped), the product
     with the unsigned 15-bit multiplier exactly (48 bits), the shift is arithmetic (flooring), so
     adding ``2**(shift-1)`` first rounds to nearest with ties toward +infinity, and the result

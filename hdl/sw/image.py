@@ -30,9 +30,9 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import AcceleratorConfig
-from quant import golden
-from quant.errors import FineQError
-from quant.format import num_clusters, unpack_clusters
+from quant.core import golden
+from quant.core.errors import FineQError
+from quant.core.format import num_clusters, unpack_clusters
 
 __all__ = ["MemoryImage", "build_image", "from_packed_file", "weight_image", "group_register",
            "round_up"]
@@ -210,8 +210,8 @@ def build_image(weights: np.ndarray, k: int, x_q: np.ndarray, rq: golden.Requant
 
 def from_packed_file(path, layer: str, x_q: np.ndarray, rq: golden.Requant | None,
                      cfg: AcceleratorConfig, **kw) -> MemoryImage:
-    """build_image for layer ``layer`` of a fineq-v1 packed file (quant.checkpoint.save_packed)."""
-    from quant.checkpoint import load_packed
+    """build_image for layer ``layer`` of a fineq-v1 packed file (quant.study.checkpoint.save_packed)."""
+    from quant.study.checkpoint import load_packed
 
     layers, _ = load_packed(path)
     if layer not in layers:
