@@ -9,6 +9,7 @@ are quant.core.vectors' (docs/golden-vectors.md).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -23,24 +24,30 @@ from .checkpoint import linear_layers, load_model
 DEFAULT_LAYER = "encoder.layer.0.attention.self.query"
 
 
-@torch.no_grad()
-def layer_inputs(model, tokenizer, layer: torch.nn.Linear, tokens: int) -> torch.Tensor:
-    """The first ``tokens`` real (non-padding) input rows the layer sees on corpus sentences."""
+@contextmanager
+def inputs_of(layer: torch.nn.Linear):
+    """The input batches ``layer`` sees while the ``with`` body runs (a forward hook, removed after)."""
     captured = []
     handle = layer.register_forward_hook(lambda mod, args, out: captured.append(args[0].detach()))
     try:
-        rows, texts = [], corpus.sentences()
+        yield captured
+    finally:
+        handle.remove()
+
+
+@torch.no_grad()
+def layer_inputs(model, tokenizer, layer: torch.nn.Linear, tokens: int) -> torch.Tensor:
+    """The first ``tokens`` real (non-padding) input rows the layer sees on corpus sentences."""
+    rows, texts = [], corpus.sentences()
+    with inputs_of(layer) as captured:
         for i in range(0, len(texts), 16):
             captured.clear()
             batch = tokenizer(texts[i : i + 16], padding=True, truncation=True, max_length=256,
                               return_tensors="pt")
             model(**batch)
-            mask = batch["attention_mask"].bool()
-            rows.append(captured[0][mask])
+            rows.append(captured[0][batch["attention_mask"].bool()])
             if sum(r.shape[0] for r in rows) >= tokens:
                 break
-    finally:
-        handle.remove()
     x = torch.cat(rows)
     if x.shape[0] < tokens:
         raise FineQError(f"only {x.shape[0]} tokens of text are available, asked for {tokens}")
@@ -57,12 +64,8 @@ def causal_layer_inputs(model, tokenizer, layer: torch.nn.Linear, tokens: int) -
     limit = min(ids.shape[1], max_positions(model) or ids.shape[1])
     if tokens > limit:
         raise FineQError(f"asked for {tokens} tokens; one window of this model holds {limit}")
-    captured = []
-    handle = layer.register_forward_hook(lambda mod, args, out: captured.append(args[0].detach()))
-    try:
+    with inputs_of(layer) as captured:
         getattr(model, "base_model", model)(input_ids=ids[:, :tokens])
-    finally:
-        handle.remove()
     return captured[0].reshape(-1, captured[0].shape[-1])[:tokens]
 
 
