@@ -58,8 +58,10 @@ def variant_of(cfg: AcceleratorConfig) -> str:
 
 
 def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause: float = 0.0,
-                testcase="run_jobs") -> dict:
-    """Run ``jobs`` through the build ``cfg`` on ``sim``; the testbench's results plus times."""
+                testcase="run_jobs", reuse: bool = False) -> dict:
+    """Run ``jobs`` through the build ``cfg`` on ``sim``; the testbench's results plus times.
+    With ``reuse``, an earlier run's results in ``out_dir`` stand if it ran the same jobs on the
+    same Verilog (and no pauses)."""
     from verif import simulate
     from verif.top_jobs import jobs_to_npz
 
@@ -68,8 +70,15 @@ def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause:
     vdir = simulate.verilog_dir(cfg.name)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
     results = out_dir / f"results-{sim}.json"
+    earlier = out_dir / "jobs.npz"
+    earlier = _npz_arrays(earlier) if reuse and not pause and results.exists() and earlier.exists() else None
+    jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
+    if earlier is not None and _same_arrays(earlier, _npz_arrays(jobs_path)) \
+            and results.stat().st_mtime > (vdir / f"{top}.v").stat().st_mtime:
+        print(f"top_perf: reusing {results}", flush=True)
+        return json.loads(results.read_text())
+    results.unlink(missing_ok=True)
     t0 = time.perf_counter()
     _, _, build_s = simulate.build(sim, cfg.name, top, vdir=vdir)
     simulate.run(sim, cfg.name, top, "verif.tb_top", vdir=vdir, testcase=testcase, quiet=True,
@@ -83,6 +92,15 @@ def run_jobs_on(sim: str, cfg: AcceleratorConfig, jobs, out_dir: Path, *, pause:
     report["wall_s"] = time.perf_counter() - t0
     report["build_s"] = build_s
     return report
+
+
+def _npz_arrays(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _same_arrays(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def job_weights(job, cfg):
@@ -139,7 +157,7 @@ def layer_jobs(layer: str, tokens, cfg: AcceleratorConfig):
     return jobs
 
 
-def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
+def run_sweep(sim, config, layers, tokens, buses, kinds, reuse=False) -> list[dict]:
     records = []
     for layer in layers:
         for kind in kinds:
@@ -149,7 +167,7 @@ def run_sweep(sim, config, layers, tokens, buses, kinds) -> list[dict]:
                 out_dir = paths.build_dir("perf", f"{config}-{layer}-{kind}-b{8 * bus}").absolute()
                 print(f"top_perf: {layer} on {variant_of(cfg)} ({sim}), M = "
                       f"{', '.join(map(str, tokens))} ...", flush=True)
-                rep = run_jobs_on(sim, cfg, jobs, out_dir)
+                rep = run_jobs_on(sim, cfg, jobs, out_dir, reuse=reuse)
                 for rec in measure(jobs, rep, cfg, sim, layer):
                     records.append(rec)
                     print(f"  M={rec['m']:4d}: {rec['cycles']:9,d} cycles, ideal "
@@ -352,6 +370,64 @@ def _fit(rows):
     return lat
 
 
+def _record_key(r: dict) -> tuple:
+    return r["layer"], r["kind"], r["bus_bits"], r["m"], r["simulator"]
+
+
+def paper_layer() -> tuple[np.ndarray, int]:
+    """A LLaMA-2-7B-shaped MLP down-projection (N = 4096, K = 11008) for the cycle model alone:
+    Gemma-3-270M's fineq-v2 down_proj weights tiled to that shape, so its tiles have the beat
+    lengths of real FineQ weights."""
+    from verif.top_jobs import ensure_layer_vectors
+    from verif.vectors import load_golden
+
+    v = load_golden(ensure_layer_vectors(*LAYERS["gemma-down"]))
+    return np.tile(v["q"], (-(-4096 // v["q"].shape[0]), -(-11008 // v["q"].shape[1])))[:4096, :11008], 96
+
+
+def paper_sweep(tokens, buses, kinds) -> int:
+    """The ``large`` preset on the LLaMA-2-7B-sized layer through the cycle model (no simulation:
+    a 4096 x 11008 layer would take hours in cocotb): cycles, roofline, dataflow bound."""
+    q, group = paper_layer()
+    records = []
+    for kind in kinds:
+        for bus in buses:
+            cfg = accel_preset("large", kind=KINDS[kind], bus_bytes=bus)
+            g = group if cfg.group_scales else 0
+            for m in tokens:
+                roof = ideal_cycles(q, m, cfg, False, g)
+                cycles = model_cycles(q, m, cfg, False, g)
+                records.append({"layer": "llama2-7b-down (model)", "kind": kind, "bus_bits": 8 * bus, "m": m,
+                                "model_cycles": cycles, "ideal_cycles": roof["ideal"], "bound": roof["bound"],
+                                "model_efficiency": roof["ideal"] / cycles,
+                                "dataflow_efficiency": roof["dataflow"] / cycles})
+                print(f"  {kind} {8 * bus}-bit M={m}: {cycles:,} model cycles, ideal {roof['ideal']:,} "
+                      f"({roof['bound']}), efficiency {roof['ideal'] / cycles:.3f}", flush=True)
+    reports = paths.build_dir("reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "perf_paper.json").write_text(json.dumps({"config": "large", "jobs": records}, indent=2) + "\n")
+    lines = ["# LLaMA-2-7B-sized layer on the large preset (cycle model only)", "",
+             paper_verdict(records), "",
+             "- `model cycles`: hdl.sw.cycle_model (fitted on tiny jobs, within 0.2 % of whole simulated "
+             "layers on the default preset); lower is better.",
+             "- `efficiency` = roofline / model cycles; `dataflow eff.` against the bound with weights "
+             "read once per chunk of tokens; higher is better.", "",
+             "| array | bus | M | model cycles | ideal | bound | efficiency | dataflow eff. |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['kind']} | {r['bus_bits']} | {r['m']} | {r['model_cycles']:,} | {r['ideal_cycles']:,} "
+              f"| {r['bound']} | {r['model_efficiency']:.3f} | {r['dataflow_efficiency']:.3f} |" for r in records]
+    (reports / "perf_paper.md").write_text("\n".join(lines) + "\n")
+    print(f"top_perf: wrote {reports / 'perf_paper.md'}")
+    return 0
+
+
+def paper_verdict(records) -> str:
+    index = {(r["kind"], r["bus_bits"], r["m"]): r["model_cycles"] for r in records}
+    parts = [f"FineQ takes {index[('mac8x8', b, m)] / c:.2f}x fewer cycles than the INT8 twin at M = {m}, "
+             f"{b}-bit bus" for (k, b, m), c in index.items() if k == "fineq" and ("mac8x8", b, m) in index]
+    return "; ".join(parts) + " (above 1: FineQ faster)." if parts else "Only one array kind was modelled."
+
+
 def main(argv=None) -> int:
     parser = cli_policy.parser("python -m verif.top_perf", __doc__)
     parser.add_argument("--sim", nargs="+", default=["verilator"], choices=["verilator", "icarus"],
@@ -368,19 +444,33 @@ def main(argv=None) -> int:
                         help="fit the cycle model's latencies on small tiny jobs")
     parser.add_argument("--validate", action="store_true",
                         help="the cycle model against tiny jobs outside the fit")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep an earlier run's results where it ran the same jobs on the same Verilog")
+    parser.add_argument("--append", action="store_true",
+                        help="add these runs to build/reports/perf.json (same preset) instead of replacing it")
+    parser.add_argument("--paper", action="store_true",
+                        help="the large preset on a LLaMA-2-7B-sized layer, through the cycle model only")
     args = parser.parse_args(argv)
     return cli_policy.run(lambda: sweep(args))
 
 
 def sweep(args) -> int:
     cli_policy.output_path(paths.build_dir("reports"), folder=True, what="the report folder")
+    if args.paper:
+        return paper_sweep(args.tokens, args.buses, args.kinds)
     if args.calibrate or args.validate:
         return model_check(args.sim[0], fit=args.calibrate)
     for kind in args.kinds:  # every build exists, before any simulation
         for bus in args.buses:
             variant_of(accel_preset(args.config, kind=KINDS[kind], bus_bytes=bus))
     records = [r for sim in args.sim
-               for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds)]
+               for r in run_sweep(sim, args.config, args.layers, args.tokens, args.buses, args.kinds, args.reuse)]
+    report = paths.build_dir("reports", "perf.json")
+    if args.append and report.exists():
+        new = {_record_key(r) for r in records}
+        earlier = json.loads(report.read_text())
+        if earlier["config"] == args.config:
+            records = [r for r in earlier["jobs"] if _record_key(r) not in new] + records
     data = write_reports(records, args.config)
     print(verdict(records))
     print(f"top_perf: wrote {paths.build_dir('reports', 'perf.json')} and {paths.build_dir('reports', 'perf.md')}")
