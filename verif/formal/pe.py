@@ -121,11 +121,18 @@ def _rename(design: dict[str, str], old: str, new: str) -> dict[str, str]:
     return {f: text.replace(f"module {old}(", f"module {new}(") for f, text in design.items()}
 
 
-def proofs(config: str, *, makes: dict | None = None, prefix: str = "") -> list[Proof]:
+STEMS = ("temporal_pe", "temporal_pe_r2", "mac8x8_pe", "mac8x3_pe")
+
+
+def proofs(config: str, *, makes: dict | None = None, prefix: str = "", stems=STEMS) -> list[Proof]:
+    """Proofs of the PEs ``stems`` of preset ``config``; ``makes``: stem -> constructor of a
+    replacement component (a mutant)."""
     cfg = preset(config)
     makes = makes or {}
     out = []
     for stem, radix in (("temporal_pe", 1), ("temporal_pe_r2", 2)):
+        if stem not in stems:
+            continue
         design = _rename(component_verilog(config, stem, makes.get(stem)), stem, "temporal_pe")
         out.append(Proof(name=f"{prefix}{stem}_{config}", design=design, dut_top="temporal_pe",
                          wrapper=temporal_wrapper(cfg.phase_width, radix, cfg.act_width),
@@ -133,6 +140,8 @@ def proofs(config: str, *, makes: dict | None = None, prefix: str = "") -> list[
                          note=f"unbounded (k-induction, k = 4), phase width {cfg.phase_width}"))
     for kind in (ArrayKind.MAC8X8, ArrayKind.MAC8X3):
         stem = f"{kind.value.split('_')[0]}_pe"
+        if stem not in stems:
+            continue
         design = _rename(component_verilog(config, stem, makes.get(stem)), stem, "mac_pe")
         out.append(Proof(name=f"{prefix}{stem}_{config}", design=design, dut_top="mac_pe",
                          wrapper=mac_wrapper(cfg.weight_bits(kind), cfg.act_width), depth=3, cover_depth=6,

@@ -84,7 +84,9 @@ class Result:
             return f"{self.name}: PASS ({self.seconds:.1f} s)"
         lines = [f"{self.name}: FAIL ({self.seconds:.1f} s), log {self.folder}/*/logfile.txt"]
         lines += [f"  property: {f}" for f in self.failures] or ["  " + self.summary]
-        lines += [f"  trace: {t}" for t in self.traces]
+        lines += [f"  trace: {t}" + ("  (induction step: the start state may be unreachable;"
+                                      " a missing invariant, not necessarily a bug)"
+                                      if "induct" in t.name else "") for t in self.traces]
         return "\n".join(lines)
 
 
@@ -165,3 +167,29 @@ def component_verilog(config: str, stem: str, make=None) -> dict[str, str]:
 
     make = make or components(preset(config))[stem]
     return {f"{stem}.v": icarus_safe(to_verilog(make(), stem))}
+
+
+_PORT = re.compile(r"^\s*(input|output)\s+(?:(\[\d+:\d+\])\s+)?([A-Za-z_]\w*)\s*;", re.M)
+
+
+def dut_ports(verilog_text: str, module: str) -> list[tuple[str, str, str]]:
+    """(direction, range, name) of every port of ``module`` in ``verilog_text``."""
+    start = re.search(rf"^module {re.escape(module)}\(", verilog_text, re.M)
+    if not start:
+        raise ValueError(f"no module {module} in the design")
+    body = verilog_text[start.end():verilog_text.index("endmodule", start.end())]
+    return [(d, r or "", n) for d, r, n in _PORT.findall(body)]
+
+
+def dut_instance(verilog_text: str, module: str, *, exposed: dict[str, str] | None = None,
+                 skip: tuple[str, ...] = ("clk",)) -> tuple[str, str]:
+    """(wrapper port list, body) that instantiates ``module`` as ``dut`` with every input a free
+    input of the wrapper and every output a wire of the same name; ``exposed``: name -> range
+    of ``expose``-d internal signals, also wires of the same name."""
+    ports = dut_ports(verilog_text, module)
+    inputs = [f"input {r} {n}".replace("  ", " ") for d, r, n in ports if d == "input" and n not in skip]
+    wires = [f"  wire {r} {n};" for d, r, n in ports if d == "output"]
+    wires += [f"  wire {r} {n};" for n, r in (exposed or {}).items()]
+    conns = [n for _, _, n in ports] + list(exposed or {})
+    inst = f"  {module} dut(" + ", ".join(f".{n}({n})" for n in conns) + ");"
+    return ", ".join(["input clk", *inputs]), "\n".join([*wires, inst]) + "\n"
