@@ -90,3 +90,43 @@ MUTANTS = [
     Mutant("dropped_rvalid", "register file drops RVALID after one cycle without RREADY",
            _dropped_rvalid, ("r_hold", "r_outstanding")),
 ]
+
+
+def _burst_across_4k():
+    from amaranth.hdl import Mux, Signal
+
+    from hdl.soc.axi_dma import AxiDma
+
+    from . import dma
+
+    class CrossesLines(AxiDma):
+        def _burst_length(self, m, addr, remain, max_burst, name):  # the bug: no 4 KiB cap
+            length = Signal(range(257), name=f"{name}_len")
+            m.d.comb += length.eq(Mux(remain < max_burst, remain, max_burst))
+            return length
+
+    args = dma.dma_parameters("tiny")[0]
+    design = dma.dma_verilog(args, CrossesLines)
+    return dma.proof_of(design, args, name="mutant_dma_4k", depth=8)
+
+
+def _wlast_late():
+    import re
+
+    from . import dma
+
+    args = dma.dma_parameters("tiny")[0]
+    design = dma.dma_verilog(args)
+    text, n = re.subn(r"assign bus__wlast = wr_sent == \S+ ;", "assign bus__wlast = wr_sent == wr_len;",
+                      design["axi_dma.v"])
+    if n != 1:
+        raise RuntimeError("the WLAST assignment was not found in the generated DMA")
+    return dma.proof_of({"axi_dma.v": text}, args, name="mutant_dma_wlast", depth=8)
+
+
+MUTANTS += [
+    Mutant("burst_across_4k", "DMA burst length without the 4 KiB line cap", _burst_across_4k,
+           ("ar_4k", "aw_4k", "inv_rd0", "inv_rd1", "inv_rd2", "inv_w_burst")),
+    Mutant("wlast_late", "DMA raises WLAST one beat late (sent == length)", _wlast_late,
+           ("w_last", "inv_w_count")),
+]

@@ -79,6 +79,10 @@ class Result:
     traces: list[Path] = field(default_factory=list)
     summary: str = ""
 
+    def failed_labels(self) -> set[str]:
+        """Labels (``p_...``, ``c_...``) of the failed asserts and unreached covers."""
+        return {m for f in self.failures for m in re.findall(r"\b([pc]_\w+)", f.splitlines()[0])}
+
     def report(self) -> str:
         if self.passed:
             return f"{self.name}: PASS ({self.seconds:.1f} s)"
@@ -107,13 +111,14 @@ _TRACE = re.compile(r"Writing trace to (?:VCD|Yosys witness) file: (\S+\.vcd)")
 
 
 def _property_text(folder: Path, message: str) -> str:
-    """The failure message plus the wrapper line it points at (``wrapper.sv:LINE``)."""
+    """The failure message plus the wrapper line of its property (by label or ``wrapper.sv:LINE``)."""
+    lines = (folder / "src" / "wrapper.sv").read_text().splitlines() if (folder / "src").exists() else []
     hit = re.search(r"wrapper\.sv:(\d+)", message)
-    if not hit:
-        return message
-    lines = (folder / "src" / "wrapper.sv").read_text().splitlines()
-    line = int(hit[1])
-    return f"{message}\n      {lines[line - 1].strip() if line <= len(lines) else ''}"
+    label = re.search(r"\b([pc]_\w+)\s*$", message)
+    for n, line in enumerate(lines, 1):
+        if (hit and n == int(hit[1])) or (label and f"{label[1]}:" in line):
+            return f"{message}\n      wrapper.sv:{n}: {line.strip()}"
+    return message
 
 
 def run(proof: Proof, *, build: Path = BUILD, timeout: float = 3600) -> Result:
