@@ -17,7 +17,7 @@ deep = pytest.mark.skipif(not os.environ.get("FINEQ_FORMAL"),
 def _prove(name):
     proofs = suite.build(name)
     assert proofs
-    results = [runner.run(p) for p in proofs]
+    results = runner.run_all(proofs)
     failed = [r.report() for r in results if not r.passed]
     assert not failed, "\n".join(failed)
 
