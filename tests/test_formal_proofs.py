@@ -32,3 +32,10 @@ def test_quick_proof(name):
 @pytest.mark.parametrize("name", list(suite.DEEP))
 def test_deep_proof(name):
     _prove(name)
+
+
+def test_cli_rejects_unknown_group(capsys):
+    from verif.formal.__main__ import main
+
+    assert main(["no_such_group"]) == 2
+    assert "error: unknown proof group" in capsys.readouterr().err

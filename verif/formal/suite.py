@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import axil, decoder, dma, pe
+from . import axil, decoder, dma, pe, sequencer, vector_unit
 
 __all__ = ["QUICK", "DEEP", "build", "PRESETS"]
 
@@ -26,6 +26,8 @@ DEEP = {
     **{f"decoder_{c}": (lambda c=c: decoder.proofs(c)) for c in PRESETS[1:]},
     **{f"pe_{c}": (lambda c=c: pe.proofs(c)) for c in PRESETS[1:]},
     **{f"dma_{c}": (lambda c=c: dma.proofs(c)) for c in PRESETS},
+    **{f"sequencer_{c}": (lambda c=c: sequencer.proofs(c)) for c in PRESETS},
+    "vector_unit": lambda: vector_unit.proofs(),
     **{f"axil_top_{c}": (lambda c=c: _axil_tops(c)) for c in PRESETS},
 }
 
