@@ -130,3 +130,23 @@ MUTANTS += [
     Mutant("wlast_late", "DMA raises WLAST one beat late (sent == length)", _wlast_late,
            ("w_last", "inv_w_count")),
 ]
+
+
+def _signed_multiplier():
+    from hdl.generate import LINT_HEADER, icarus_safe, to_verilog
+    from hdl.soc.vector_unit import VectorUnit
+
+    from . import vector_unit
+
+    proof, = vector_unit.proofs()
+    text = LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit"))
+    old = "$signed({ 1'h0, s1[78:64] })"
+    if text.count(old) != 1:
+        raise RuntimeError("the multiplier operand was not found in the generated vector unit")
+    proof.design = {"vector_unit.v": text.replace(old, "$signed(s1[78:64])")}  # mult read as signed
+    proof.name = "mutant_vector_unit_signed_mult"
+    return proof
+
+
+MUTANTS.append(Mutant("signed_multiplier", "vector unit multiplies by mult read as a signed 15-bit "
+                      "value (generated Verilog edited)", _signed_multiplier, ("stage2",)))

@@ -1,19 +1,20 @@
-"""Vector unit proof: every output equals the requantization rule of docs/numbers.md, bounded.
+"""Vector unit proof: the requantization rule of docs/numbers.md, stage by stage, unbounded.
 
-The reference (``ref_requant`` below) is written from the golden model's rule
-(``quant.golden.requantize``): ``t = acc + bias`` exactly, ``p = t * mult``, ``y = (p +
-2^(shift-1)) >> shift`` (arithmetic), ``clip(y, -128, 127)``; ``bypass`` returns ``acc``. The
-wrapper keeps a queue of the reference results of accepted elements and checks every output
-beat against its head, with free ``i.valid``, ``i.payload`` and ``o.ready`` (only ``shift`` is
-assumed legal, 1..47, as the parameter loader guarantees). Properties:
+The pipeline's three registered stages are checked one at a time on ``expose``-d registers, with
+free ``i.valid``, ``i.payload``, ``o.ready`` and ``rst``; chained, they give every output =
+``quant.golden.requantize`` of its input, in order:
 
-- ``data``: a valid output equals the reference of the oldest element not yet taken (so no
-  output without input, none lost, none reordered, within the bound);
-- ``hold``: a stalled output keeps its payload.
-
-Bounded (BMC), not unbounded: an induction proof would have to relate the wrapper's queue to
-the three pipeline stages' registers through the 33 x 15-bit product; the bound covers every
-pipeline occupancy (at most 3 elements in flight) several times over.
+- ``stage1``: an enabled cycle takes ``t = acc + bias`` exactly (33 bits), the payload and valid;
+- ``stage2``: ``p = t * mult`` as a signed 33-bit by unsigned 15-bit product, 48 bits, exact. The
+  wrapper states it with Verilog's own ``*`` on the same registers, so this checks the widths and
+  signedness of the RTL's product, not the multiplier circuit (Yosys merges identical ``$mul``
+  cells). A first, end-to-end miter of the product against an independent reference did not
+  finish (yices: more than 13 minutes on the first output step, with or without limiting
+  ``mult`` to 4 bits);
+- ``stage3``: the output is the golden rule applied to ``p`` (``ref_round``: ``(p +
+  2^(shift-1)) >> shift`` arithmetic, clip to [-128, 127]; ``bypass`` returns ``acc``), for every
+  legal ``shift`` (1..47; the parameter loader rejects the others), with ``last`` and ``valid``;
+- ``hold``: a back-pressured pipeline holds every stage; ``ready``: ``i.ready = ~o.valid | o.ready``.
 """
 
 from __future__ import annotations
@@ -22,91 +23,80 @@ from .runner import Proof, covers, properties
 
 __all__ = ["proofs", "wrapper"]
 
-REF = """  function signed [31:0] ref_requant(input signed [31:0] acc, input signed [31:0] bias,
-                                     input [14:0] mult, input [5:0] shift, input bypass);
-    reg signed [32:0] t;
-    reg signed [49:0] p, r;
+REF = """  function signed [31:0] ref_round(input signed [47:0] p, input [5:0] shift, input bypass,
+                                   input signed [31:0] acc);
+    reg signed [49:0] r;
     begin
-      t = $signed({acc[31], acc}) + $signed({bias[31], bias});
-      p = t * $signed({1'b0, mult});
-      r = (p + (50'sd1 <<< (shift - 6'd1))) >>> shift;
-      if (bypass) ref_requant = acc;
-      else if (r > 50'sd127) ref_requant = 32'sd127;
-      else if (r < -50'sd128) ref_requant = -32'sd128;
-      else ref_requant = r[31:0];
+      r = ($signed({{2{p[47]}}, p}) + (50'sd1 <<< (shift - 6'd1))) >>> shift;
+      if (bypass) ref_round = acc;
+      else if (r > 50'sd127) ref_round = 32'sd127;
+      else if (r < -50'sd128) ref_round = -32'sd128;
+      else ref_round = r[31:0];
     end
   endfunction
 """
 
 
-def wrapper(mult_bits: int = 15) -> str:
-    mult_limit = 1 << mult_bits
-    props = [("data", "o__valid", "count != 0 && o__payload == head"),
-             ("hold", "past_valid && !past_rst && past_stall", "o__valid && o__payload == past_o")]
-    cov = [("c_saturate_hi", "o__valid && !head_bypass && o__payload[31:0] == 32'sd127"),
-           ("c_saturate_lo", "o__valid && o__ready && o__payload[31:0] == -32'sd128"),
-           ("c_three_in_flight", "count == 3"),
-           ("c_bypass", "o__valid && o__ready && head_bypass")]
+def wrapper() -> str:
+    lv = "past_valid && !past_rst"
+    props = [
+        ("ready", "1", "i__ready == (!o__valid || o__ready)"),
+        ("stage1", f"{lv} && past_en",
+         "t == $signed({past_acc[31], past_acc}) + $signed({past_bias[31], past_bias}) && s1 == past_in "
+         "&& v1 == past_ivalid"),
+        ("stage2", f"{lv} && past_en", "p == past_expect_p && s2 == past_s1 && v2 == past_v1"),
+        ("stage3", f"{lv} && past_en && past_shift_ok",
+         "o__payload[31:0] == past_ref && o__payload[32] == past_s2[86] && o__valid == past_v2"),
+        ("hold", f"{lv} && !past_en",
+         "t == past_t && p == past_p && s1 == past_s1 && s2 == past_s2 && v1 == past_v1 && v2 == past_v2 "
+         "&& o__valid == past_ovalid && o__payload == past_o"),
+    ]
+    cov = [("c_saturate_hi", f"{lv} && past_en && past_shift_ok && !past_s2[85] && past_ref == 32'sd127"),
+           ("c_saturate_lo", f"{lv} && past_en && past_shift_ok && !past_s2[85] && past_ref == -32'sd128"),
+           ("c_round_half", f"{lv} && past_en && past_shift_ok && !past_s2[85] && past_p[0] && past_s2[84:79] == 6'd1"),
+           ("c_bypass", f"{lv} && past_en && o__valid && past_s2[85]")]
     return f"""module formal_top(input clk, input rst, input [86:0] i__payload, input i__valid,
                   input o__ready);
   wire i__ready, o__valid;
   wire [32:0] o__payload;
+  wire [32:0] t;
+  wire [47:0] p;
+  wire [86:0] s1, s2;
+  wire v1, v2;
   vector_unit dut(.clk(clk), .rst(rst), .i__payload(i__payload), .i__valid(i__valid),
                   .i__ready(i__ready), .o__payload(o__payload), .o__valid(o__valid),
-                  .o__ready(o__ready));
+                  .o__ready(o__ready), .t(t), .p(p), .s1(s1), .s2(s2), .v1(v1), .v2(v2));
 {REF}
-  wire [31:0] acc = i__payload[31:0], bias = i__payload[63:32];
-  wire [14:0] mult = i__payload[78:64];
-  wire [5:0] shift = i__payload[84:79];
-  wire bypass = i__payload[85], last = i__payload[86];
-  always @* if (i__valid) assume (shift >= 6'd1 && shift <= 6'd47);
-  // the bound on the multiplier (MULT_LIMIT_BITS): a full 33 x 15-bit multiplier miter does not
-  // finish (yices, > 13 min at the first output step on this machine)
-  always @* if (i__valid) assume (mult < 15'd{mult_limit});
-
-  // queue of the reference outputs of accepted elements, oldest at q[0]
-  reg [32:0] q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-  reg b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-  reg [2:0] count = 0;
-  wire take = i__valid && i__ready, give = o__valid && o__ready;
-  wire [32:0] expect_in = {{last, ref_requant(acc, bias, mult, shift, bypass)}};
-  wire [32:0] head = q0;
-  wire head_bypass = b0;
-  wire [2:0] after_pop = count - give;
+  wire en = !o__valid || o__ready;
+  // stage 2: the exact product of the stage-1 sum and the unsigned multiplier, 48 bits
+  wire signed [47:0] expect_p = $signed(t) * $signed({{1'b0, s1[78:64]}});
+  // stage 3: the golden rule applied to that product
+  wire [31:0] ref3 = ref_round(p, s2[84:79], s2[85], s2[31:0]);
+  wire shift_ok = s2[84:79] >= 6'd1 && s2[84:79] <= 6'd47;
+  reg past_valid = 1'b0, past_rst = 1'b0, past_en = 1'b0, past_ivalid = 1'b0, past_v1 = 1'b0;
+  reg past_v2 = 1'b0, past_ovalid = 1'b0, past_shift_ok = 1'b0;
+  reg [31:0] past_acc = 0, past_bias = 0, past_ref = 0;
+  reg [86:0] past_in = 0, past_s1 = 0, past_s2 = 0;
+  reg [32:0] past_t = 0, past_o = 0;
+  reg [47:0] past_p = 0, past_expect_p = 0;
   always @(posedge clk) begin
-    if (rst) count <= 0;
-    else begin
-      if (give) begin q0 <= q1; q1 <= q2; q2 <= q3; b0 <= b1; b1 <= b2; b2 <= b3; end
-      if (take) begin
-        case (after_pop)
-          3'd0: begin q0 <= expect_in; b0 <= bypass; end
-          3'd1: begin q1 <= expect_in; b1 <= bypass; end
-          3'd2: begin q2 <= expect_in; b2 <= bypass; end
-          default: begin q3 <= expect_in; b3 <= bypass; end
-        endcase
-      end
-      count <= count + take - give;
-    end
-  end
-  reg past_valid = 1'b0, past_rst = 1'b0, past_stall = 1'b0, past_bypass = 1'b0;
-  reg [32:0] past_o = 0;
-  always @(posedge clk) begin
-    past_valid <= 1'b1; past_rst <= rst; past_stall <= o__valid && !o__ready; past_o <= o__payload;
-    past_bypass <= head_bypass;
+    past_valid <= 1'b1; past_rst <= rst; past_en <= en; past_ivalid <= i__valid;
+    past_acc <= i__payload[31:0]; past_bias <= i__payload[63:32]; past_in <= i__payload;
+    past_t <= t; past_p <= p; past_s1 <= s1; past_s2 <= s2; past_v1 <= v1; past_v2 <= v2;
+    past_ovalid <= o__valid; past_o <= o__payload; past_expect_p <= expect_p;
+    past_ref <= ref3; past_shift_ok <= shift_ok;
   end
 {properties(props)}{covers(cov)}endmodule
 """
 
 
-MULT_LIMIT_BITS = 4
-
-
-def proofs(config: str = "tiny", *, depth: int = 8, make=None, mult_bits: int = MULT_LIMIT_BITS) -> list[Proof]:
+def proofs(config: str = "tiny", *, depth: int = 3, make=None) -> list[Proof]:
     """The vector unit does not depend on the preset (``vector_unit.v`` is the same in all)."""
     from hdl.generate import LINT_HEADER, icarus_safe, to_verilog
     from hdl.soc.vector_unit import VectorUnit
 
     text = LINT_HEADER + icarus_safe(to_verilog((make or VectorUnit)(), "vector_unit"))
     return [Proof(name=f"vector_unit_{config}", design={"vector_unit.v": text}, dut_top="vector_unit",
-                  wrapper=wrapper(mult_bits), mode="bmc", depth=depth, cover_depth=6,
-                  note=f"bounded: BMC of {depth} cycles from reset, mult < 2^{mult_bits}")]
+                  wrapper=wrapper(), mode="prove", depth=depth, cover_depth=6,
+                  expose=("t", "p", "s1", "s2", "v1", "v2"),
+                  note=f"stage by stage, unbounded (k = {depth})")]
