@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .runner import Proof, covers, dut_instance, properties
 
-__all__ = ["proofs", "wrapper", "regfile_verilog"]
+__all__ = ["proofs", "regfile_verilog", "wrapper"]
 
 
 def wrapper(design_text: str, module: str, prefix: str) -> str:

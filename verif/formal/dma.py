@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .runner import Proof, covers, dut_instance, properties
 
-__all__ = ["proofs", "dma_parameters", "wrapper"]
+__all__ = ["dma_parameters", "proofs", "wrapper"]
 
 DATA, RESP = 3, 4  # WriteState values (RESP and the unused encodings are the default branch)
 
@@ -36,8 +36,8 @@ def dma_parameters(config: str) -> list[dict]:
 
     seen = {}
     for cfg in accelerators(config).values():
-        args = dict(data_width=8 * cfg.bus_bytes, read_clients=len(READ_CLIENTS),
-                    max_burst=(cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2))
+        args = {"data_width": 8 * cfg.bus_bytes, "read_clients": len(READ_CLIENTS),
+                "max_burst": (cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2)}
         seen[repr(args)] = args
     return list(seen.values())
 
@@ -80,13 +80,13 @@ def wrapper(text: str, beat_bytes: int, read_clients: int, max_outstanding: int,
         ("inv_w_resp", "1", f"(state >= 3'd{RESP}) == b_wait"),
         ("inv_w_count", "w_open", "wr_sent == w_beats && wr_len - 9'd1 == {1'b0, w_len} && w_beats <= {1'b0, w_len}"),
         ("inv_w_addr", "state == 3'd2", "wr_sent == 0"),
-        ("inv_w_burst", f"state >= 3'd2", f"wr_len >= 1 && wr_len <= 256 && {line_ok('bus__awaddr', 'wr_len')}"
-         f" && bus__awaddr[{max(shift - 1, 0)}:0] == 0"),
+        ("inv_w_burst", "state >= 3'd2", (f"wr_len >= 1 && wr_len <= 256 && {line_ok('bus__awaddr', 'wr_len')}"
+                                          f" && bus__awaddr[{max(shift - 1, 0)}:0] == 0")),
     ]
     for c in range(read_clients):
         props.append((f"inv_rd{c}", f"rd{c}_fresh",
-                      f"{line_ok(f'rd{c}_addr', f'rd{c}_next_len')} && rd{c}_next_len <= {max_burst[c]}"
-                      f" && (rd{c}_remain == 0 || rd{c}_next_len >= 1)"))
+                      (f"{line_ok(f'rd{c}_addr', f'rd{c}_next_len')} && rd{c}_next_len <= {max_burst[c]}"
+                       f" && (rd{c}_remain == 0 || rd{c}_next_len >= 1)")))
         props.append((f"inv_rd{c}_align", "1", f"rd{c}_addr[{max(shift - 1, 0)}:0] == 0"))
     cov = [("c_ar_to_line", f"bus__arvalid && {{20'd0, bus__araddr[11:0]}} + ({{24'd0, bus__arlen}} + 1) * {beat_bytes} == 4096"),
            ("c_aw_to_line", f"bus__awvalid && {{20'd0, bus__awaddr[11:0]}} + ({{24'd0, bus__awlen}} + 1) * {beat_bytes} == 4096"),

@@ -9,8 +9,8 @@ property and to leave a counterexample trace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from unittest import mock
 
 from amaranth.hdl import Const, Mux, signed

@@ -24,7 +24,7 @@ from hdl.datapath.config import ArrayKind, preset
 
 from .runner import Proof, component_verilog, covers, properties
 
-__all__ = ["proofs", "temporal_wrapper", "mac_wrapper"]
+__all__ = ["mac_wrapper", "proofs", "temporal_wrapper"]
 
 
 def temporal_wrapper(pw: int, radix: int, aw: int = 8) -> str:
@@ -94,8 +94,8 @@ def mac_wrapper(ww: int, aw: int = 8) -> str:
     props = [("product", "past_valid && past_en", "product == past_x * past_w"),
              ("hold", "past_valid && !past_en", "product == past_product"),
              ("weights", "past_valid", "shadow == exp_shadow && w == exp_w")]
-    cov = [("c_corner", f"past_valid && past_en && past_x == -{aw}'sd{1 << (aw - 1)} "
-            f"&& past_w == -{ww}'sd{1 << (ww - 1)}"),
+    cov = [("c_corner", (f"past_valid && past_en && past_x == -{aw}'sd{1 << (aw - 1)} "
+                         f"&& past_w == -{ww}'sd{1 << (ww - 1)}")),
            ("c_clear", "past_valid && past_en && past_product != 0 && product == 0")]
     return f"""module formal_top(input clk, input rst, input [{ww - 1}:0] w_in, input w_load,
                   input swap, input signed [{aw - 1}:0] x, input en);

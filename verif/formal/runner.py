@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "formal"
 
-__all__ = ["Proof", "Result", "run", "tool_env", "BUILD"]
+__all__ = ["BUILD", "Proof", "Result", "run", "tool_env"]
 
 
 @dataclass
@@ -131,7 +131,8 @@ def run(proof: Proof, *, build: Path = BUILD, timeout: float = 3600) -> Result:
     (folder / f"{proof.name}.sby").write_text(proof.sby())
     t0 = time.monotonic()
     done = subprocess.run([str(Path(sys.executable).parent / "yowasp-sby"), "-f", f"{proof.name}.sby"],
-                          cwd=folder, env=tool_env(), capture_output=True, text=True, timeout=timeout)
+                          cwd=folder, env=tool_env(), capture_output=True, text=True, timeout=timeout,
+                          check=False)  # a failed proof is a result, read from the logs
     seconds = time.monotonic() - t0
     log = done.stdout + done.stderr
     failures, traces = [], []
@@ -174,12 +175,12 @@ def component_verilog(config: str, stem: str, make=None) -> dict[str, str]:
     return {f"{stem}.v": icarus_safe(to_verilog(make(), stem))}
 
 
-_PORT = re.compile(r"^\s*(input|output)\s+(?:(\[\d+:\d+\])\s+)?([A-Za-z_]\w*)\s*;", re.M)
+_PORT = re.compile(r"^\s*(input|output)\s+(?:(\[\d+:\d+\])\s+)?([A-Za-z_]\w*)\s*;", re.MULTILINE)
 
 
 def dut_ports(verilog_text: str, module: str) -> list[tuple[str, str, str]]:
     """(direction, range, name) of every port of ``module`` in ``verilog_text``."""
-    start = re.search(rf"^module {re.escape(module)}\(", verilog_text, re.M)
+    start = re.search(rf"^module {re.escape(module)}\(", verilog_text, re.MULTILINE)
     if not start:
         raise ValueError(f"no module {module} in the design")
     body = verilog_text[start.end():verilog_text.index("endmodule", start.end())]

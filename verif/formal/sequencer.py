@@ -70,7 +70,7 @@ def wrapper(text: str, cfg, *, live: bool = False, stuck: int = 48) -> str:
            ("c_bad_group_or_misaligned", f"{lv} && past_start_idle && past_ref == 8'd5")]
     extra = ""
     if live:
-        extra = f"""  // engines that answer: no errors, loads and feeds complete, write-back done, DMA idle
+        extra = """  // engines that answer: no errors, loads and feeds complete, write-back done, DMA idle
   always @* assume (!rd_error && !wr_error && !p_bad && !x_busy && x_fed && wb_done && dma_idle
                     && x_loaded == x_mc && !rst);
   reg [7:0] same = 0;

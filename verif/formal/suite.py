@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import axil, decoder, dma, pe, sequencer, vector_unit
 
-__all__ = ["QUICK", "DEEP", "build", "PRESETS"]
+__all__ = ["DEEP", "PRESETS", "QUICK", "build"]
 
 PRESETS = ("tiny", "default", "large")
 

@@ -42,14 +42,14 @@ def wrapper() -> str:
     props = [
         ("ready", "1", "i__ready == (!o__valid || o__ready)"),
         ("stage1", f"{lv} && past_en",
-         "t == $signed({past_acc[31], past_acc}) + $signed({past_bias[31], past_bias}) && s1 == past_in "
-         "&& v1 == past_ivalid"),
+         ("t == $signed({past_acc[31], past_acc}) + $signed({past_bias[31], past_bias}) && s1 == past_in "
+          "&& v1 == past_ivalid")),
         ("stage2", f"{lv} && past_en", "p == past_expect_p && s2 == past_s1 && v2 == past_v1"),
         ("stage3", f"{lv} && past_en && past_shift_ok",
          "o__payload[31:0] == past_ref && o__payload[32] == past_s2[86] && o__valid == past_v2"),
         ("hold", f"{lv} && !past_en",
-         "t == past_t && p == past_p && s1 == past_s1 && s2 == past_s2 && v1 == past_v1 && v2 == past_v2 "
-         "&& o__valid == past_ovalid && o__payload == past_o"),
+         ("t == past_t && p == past_p && s1 == past_s1 && s2 == past_s2 && v1 == past_v1 && v2 == past_v2 "
+          "&& o__valid == past_ovalid && o__payload == past_o")),
     ]
     cov = [("c_saturate_hi", f"{lv} && past_en && past_shift_ok && !past_s2[85] && past_ref == 32'sd127"),
            ("c_saturate_lo", f"{lv} && past_en && past_shift_ok && !past_s2[85] && past_ref == -32'sd128"),
