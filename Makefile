@@ -14,7 +14,7 @@ LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin fineq-v2-ef-emin-g96 $(LLM_BEST) a
 LLM_METHODS  := rtn4 rtn3-g128 gptq3 gptq3-g128 owq2 fineq fineq-emin fineq-ef fineq-ef-emin fineq-ef-emin-d10 fineq-v2-emin-g96 \
                 fineq-v2-ef-emin-g96 $(LLM_BEST) awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96 awq-$(LLM_BEST)
 
-.PHONY: setup demo test verilog sim synth bench clean
+.PHONY: setup demo test formal verilog sim synth bench clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q
+
+# the deep proofs (every preset, whole accelerator builds) and the mutation check (docs/formal.md)
+formal: setup
+	FINEQ_FORMAL=1 $(PY) -m pytest -q -m formal tests/test_formal_proofs.py tests/test_formal_mutants.py
 
 verilog: setup
 	$(PY) -m hdl.generate --config $(CONFIG) --out build/verilog/$(CONFIG)

@@ -180,7 +180,9 @@ class AxiDma(wiring.Component):
         depth = self.max_outstanding_reads
         f = SimpleNamespace(
             owner=Array(Signal(range(self.read_clients), name=f"owner{k}") for k in range(depth)),
-            wptr=Signal(range(depth)), rptr=Signal(range(depth)), count=Signal(range(depth + 1)),
+            # named, so that proofs can expose them (verif/formal/dma.py)
+            wptr=Signal(range(depth), name="burst_wptr"), rptr=Signal(range(depth), name="burst_rptr"),
+            count=Signal(range(depth + 1), name="bursts_in_flight"),
             push=Signal(), win=Signal(range(self.read_clients)), pop=Signal())
         f.head = f.owner[f.rptr]
         f.head_valid = f.count != 0

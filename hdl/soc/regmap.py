@@ -175,6 +175,7 @@ def c_header() -> str:
             lines.append(f"#define FINEQ_{r.name}_{f.name}_SHIFT {f.lsb}u")
             lines.append(f"#define FINEQ_{r.name}_{f.name}_MASK 0x{f.mask:08X}u")
         lines.append("")
+    lines += requant_macros()
     lines.append("/* STATUS.ERR_CODE values */")
     for e in ErrorCode:
         lines.append(f"#define FINEQ_ERR_{e.name} {int(e)}u")
@@ -194,6 +195,40 @@ def c_header() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# The requantization word at P_ADDR (word 2c+1 of a block): mult | shift << 16, bits 15 and 31:24
+# zero (hdl/soc/param_loader.py rejects anything else with BAD_PARAMS). Limits: quant.golden.
+PARAM_MULT_LSB, PARAM_SHIFT_LSB, PARAM_SHIFT_FIELD_BITS = 0, 16, 8
+
+
+def requant_macros() -> list[str]:
+    """C macros for the requantization word, from the golden model's limits."""
+    from quant.golden import MULT_BITS, SHIFT_MAX, SHIFT_MIN
+
+    mult_mask = ((1 << MULT_BITS) - 1) << PARAM_MULT_LSB
+    shift_mask = ((1 << PARAM_SHIFT_FIELD_BITS) - 1) << PARAM_SHIFT_LSB
+    return [
+        "/* Requantization word (P_ADDR, word 2c+1 of a block): mult | shift << 16; bits 15 and",
+        " * 31:24 must be 0, mult < 2^MULT_BITS, SHIFT_MIN <= shift <= SHIFT_MAX, else BAD_PARAMS\n * (the rounding rule: docs/numbers.md). */",
+        f"#define FINEQ_PARAM_MULT_BITS {MULT_BITS}u",
+        f"#define FINEQ_PARAM_MULT_SHIFT {PARAM_MULT_LSB}u",
+        f"#define FINEQ_PARAM_MULT_MASK 0x{mult_mask:08X}u",
+        f"#define FINEQ_PARAM_MULT_MAX {(1 << MULT_BITS) - 1}u",
+        f"#define FINEQ_PARAM_SHIFT_SHIFT {PARAM_SHIFT_LSB}u",
+        f"#define FINEQ_PARAM_SHIFT_MASK 0x{shift_mask:08X}u",
+        f"#define FINEQ_PARAM_SHIFT_MIN {SHIFT_MIN}u",
+        f"#define FINEQ_PARAM_SHIFT_MAX {SHIFT_MAX}u",
+        f"#define FINEQ_PARAM_RESERVED_MASK 0x{0xFFFFFFFF & ~(mult_mask | shift_mask):08X}u",
+        "#define FINEQ_PARAM_WORD(mult, shift) \\",
+        "    ((((uint32_t)(mult) << FINEQ_PARAM_MULT_SHIFT) & FINEQ_PARAM_MULT_MASK) | \\",
+        "     (((uint32_t)(shift) << FINEQ_PARAM_SHIFT_SHIFT) & FINEQ_PARAM_SHIFT_MASK))",
+        "#define FINEQ_PARAM_WORD_OK(word) \\",
+        "    ((((word) & FINEQ_PARAM_RESERVED_MASK) == 0u) && \\",
+        "     ((((word) & FINEQ_PARAM_SHIFT_MASK) >> FINEQ_PARAM_SHIFT_SHIFT) >= FINEQ_PARAM_SHIFT_MIN) && \\",
+        "     ((((word) & FINEQ_PARAM_SHIFT_MASK) >> FINEQ_PARAM_SHIFT_SHIFT) <= FINEQ_PARAM_SHIFT_MAX))",
+        "",
+    ]
 
 
 def markdown_table() -> str:

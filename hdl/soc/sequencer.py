@@ -148,7 +148,10 @@ class Sequencer(wiring.Component):
                     Mux(self.wr_error, ErrorCode.AXI_WRITE, ErrorCode.BAD_PARAMS))
         # After the state decoder, so that an error wins over a transition in the same cycle;
         # error flags of an earlier job are cleared by the flush during SETUP.
-        running = busy & (state != JobState.SETUP)
+        # Only while engines run: a fault in the FINISH cycle used to send the sequencer to ABORT
+        # with BUSY already low, where a START was neither taken nor flagged (found by the proof
+        # in verif/formal/sequencer.py); the job's last write is done by then.
+        running = busy & ((state == JobState.X_LOAD) | (state == JobState.X_FEED) | (state == JobState.DRAIN))
         failing = running & (self.rd_error | self.wr_error | self.p_bad) & ~self.halt
         with m.If(failing):
             m.d.sync += [self.halt.eq(1), self.err_code.eq(fault), state.eq(JobState.ABORT)]
