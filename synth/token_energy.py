@@ -23,6 +23,7 @@ at gate level), and wires and clock tree (docs/synthesis.md section 3).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -129,15 +130,22 @@ def rtl_traffic(cfg, jobs, out_dir: Path, sim: str = "verilator") -> list[dict]:
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / f"traffic-{sim}.json"
+    jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
+    # the same jobs on the same Verilog and testbench: the counts of the last run stand
+    key = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (
+        jobs_path, vdir / f"{top}.v", ROOT / "verif" / "tb_traffic.py"))).hexdigest()
+    if results.exists() and json.loads(results.read_text()).get("key") == key:
+        return json.loads(results.read_text())["jobs"]
     results.unlink(missing_ok=True)
     simulate.build(sim, cfg.name, top, vdir=vdir)
     simulate.run(sim, cfg.name, top, "verif.tb_traffic", vdir=vdir, testcase="count_traffic",
                  quiet=True, name=f"traffic-{out_dir.name}",
-                 env={"FINEQ_TB_JOBS": str(jobs_to_npz(jobs, out_dir / "jobs.npz")),
-                      "FINEQ_TB_RESULTS": str(results)})
+                 env={"FINEQ_TB_JOBS": str(jobs_path), "FINEQ_TB_RESULTS": str(results)})
     if not results.exists():
         raise RuntimeError(f"the traffic testbench wrote no results (see build/sim/{cfg.name})")
-    return json.loads(results.read_text())["jobs"]
+    data = json.loads(results.read_text())
+    results.write_text(json.dumps({**data, "key": key}, indent=1))
+    return data["jobs"]
 
 
 def compare_traffic(counts: JobCounts, measured: dict) -> dict:
