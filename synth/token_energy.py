@@ -117,6 +117,18 @@ def ratios(records: list[dict], figures, baseline="mac8x8", subject="fineq") -> 
 # RTL cross-check: the counted AXI words against a simulated top level
 
 
+def _traffic_key(jobs_npz: Path, top_v: Path) -> str:
+    """Hash of the jobs' arrays (not the .npz bytes: zip entries carry times), the Verilog and
+    the testbench."""
+    h = hashlib.sha256()
+    with np.load(jobs_npz, allow_pickle=False) as z:
+        for name in sorted(z.files):
+            h.update(name.encode() + np.ascontiguousarray(z[name]).tobytes())
+    for f in (top_v, ROOT / "verif" / "tb_traffic.py"):
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()
+
+
 def rtl_traffic(cfg, jobs, out_dir: Path, sim: str = "verilator") -> list[dict]:
     """Run ``jobs`` on build ``cfg`` with verif/tb_traffic.py; its per-job AXI counts."""
     from verif import simulate
@@ -132,8 +144,7 @@ def rtl_traffic(cfg, jobs, out_dir: Path, sim: str = "verilator") -> list[dict]:
     results = out_dir / f"traffic-{sim}.json"
     jobs_path = jobs_to_npz(jobs, out_dir / "jobs.npz")
     # the same jobs on the same Verilog and testbench: the counts of the last run stand
-    key = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (
-        jobs_path, vdir / f"{top}.v", ROOT / "verif" / "tb_traffic.py"))).hexdigest()
+    key = _traffic_key(jobs_path, vdir / f"{top}.v")
     if results.exists() and json.loads(results.read_text()).get("key") == key:
         return json.loads(results.read_text())["jobs"]
     results.unlink(missing_ok=True)
