@@ -61,6 +61,9 @@ bench: setup
 	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
 	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
 	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
+	# energy per token of the whole accelerator (Gemma-3-270M, MiniLM; M = 1, 64, 256): FineQ against the INT8 build,
+	# gated gate-level runs of the 12 x 12 arrays, counts checked against a simulated top level (docs/synthesis.md section 5)
+	$(PY) -m synth.token_energy --rtl-check
 
 clean:
 	rm -rf build
