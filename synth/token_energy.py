@@ -358,7 +358,7 @@ def _check_args(args):
 def rtl_check(cfg, layers_v: dict, sim: str) -> list[dict]:
     """Slices of the real layers on the FineQ and INT8 builds: counted against measured."""
     from hdl.datapath.config import ArrayKind
-    from quant.format import unpack_clusters
+    from quant.core.format import unpack_clusters
     from verif.top_jobs import layer_job
 
     out = []
@@ -418,7 +418,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     from hdl.soc.accel_config import accel_preset
-    from quant.format import unpack_clusters
+    from quant.core.format import unpack_clusters
 
     from . import gate_rates
 

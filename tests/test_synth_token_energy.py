@@ -11,7 +11,7 @@ import pytest
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import accel_preset
 from hdl.sw.image import build_image
-from quant.format import unpack_clusters
+from quant.core.format import unpack_clusters
 from synth.job_counts import job_counts
 from synth.token_energy import compare_traffic, job_energy, main, rtl_traffic
 from verif.top_jobs import random_job
@@ -86,7 +86,7 @@ def test_counts_match_the_axi_traffic_of_a_simulated_top_level(kind, tmp_path):
         for j in jobs:
             j.factors, j.group = None, 0
     measured = rtl_traffic(cfg, jobs, tmp_path, sim="icarus")
-    for j, r in zip(jobs, measured):
+    for j, r in zip(jobs, measured, strict=True):
         q = j.w8.astype(np.int64) if kind is ArrayKind.MAC8X8 else unpack_clusters(j.clusters, j.k)
         c = job_counts(q, j.x.shape[0], cfg, group=j.group if j.factors is not None else 0)
         cmp = compare_traffic(c, r)

@@ -204,7 +204,7 @@ PARAM_MULT_LSB, PARAM_SHIFT_LSB, PARAM_SHIFT_FIELD_BITS = 0, 16, 8
 
 def requant_macros() -> list[str]:
     """C macros for the requantization word, from the golden model's limits."""
-    from quant.golden import MULT_BITS, SHIFT_MAX, SHIFT_MIN
+    from quant.core.golden import MULT_BITS, SHIFT_MAX, SHIFT_MIN
 
     mult_mask = ((1 << MULT_BITS) - 1) << PARAM_MULT_LSB
     shift_mask = ((1 << PARAM_SHIFT_FIELD_BITS) - 1) << PARAM_SHIFT_LSB

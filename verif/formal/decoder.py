@@ -15,7 +15,7 @@ neighbours (``i.valid``, ``i.payload``, ``o.ready`` and ``rst`` are free in ever
 from __future__ import annotations
 
 from hdl.datapath.config import preset
-from quant.format import DECODE_TABLE
+from quant.core.format import DECODE_TABLE
 
 from .runner import Proof, component_verilog, covers, properties
 

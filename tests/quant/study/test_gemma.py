@@ -49,7 +49,7 @@ def test_gemma_slice_through_the_accelerator(gemma, method, tmp_path):
     tiny accelerator on Verilator: every INT8 and INT32 result bit-exact (fineq-v1 and fineq-v2
     with its group factors)."""
     from hdl.soc.accel_config import accel_preset
-    from quant.vectors import load_vectors
+    from quant.core.vectors import load_vectors
     from verif.top_jobs import layer_job
     from verif.top_perf import run_jobs_on
 
