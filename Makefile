@@ -40,7 +40,7 @@ test: setup
 
 # the deep proofs (every preset, whole accelerator builds) and the mutation check (docs/formal.md)
 formal: setup
-	FINEQ_FORMAL=1 $(PY) -m pytest -q -m formal tests/test_formal_proofs.py tests/test_formal_mutants.py
+	FINEQ_FORMAL=1 $(PY) -m pytest -q -m formal tests/verif/test_formal_proofs.py tests/verif/test_formal_mutants.py
 
 verilog: setup
 	$(PY) -m hdl.generate --config $(CONFIG) --out build/verilog/$(CONFIG)

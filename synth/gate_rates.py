@@ -166,7 +166,7 @@ def array_rates(names, config, size: int, *, tiles=4, vectors=16, steady=64, log
 def vector_unit_words(acc: np.ndarray, rq, n_elems: int):
     """Input words of the vector unit (acc, bias, mult, shift, bypass=0, last) for the first
     ``n_elems`` sums of ``acc`` [M, N] in row order, and the golden outputs."""
-    from quant import golden
+    from quant.core import golden
 
     m, n = acc.shape
     idx = np.arange(min(n_elems, m * n))

@@ -10,7 +10,7 @@ chunks of ``chunk_m`` tokens, ``nb`` blocks of ``C`` channels, ``kt`` K tiles):
   block (``ceil(8 cw / B)`` words); the activations once (``M`` rows of ``ceil(K/B)`` words);
   the results once, one burst per token and block (``ceil((n0 e mod B + cw e) / B)`` words,
   ``cw e`` of their bytes strobed). ``verif/tb_traffic.py`` counts the same words on the AXI
-  bus of a simulated top level; tests/test_synth_token_energy.py checks they agree.
+  bus of a simulated top level; tests/synth/test_token_energy.py checks they agree.
 - **Array**: ``chunks * nb * kt`` tile loads; ``M * sum_t P_t`` busy cycles (a beat of
   ``P_t`` cycles per vector); ``M * sum |q|`` pulses (temporal kinds); the cycle model's
   cycles from START to DONE (``hdl.sw.cycle_model.model_cycles``, within 1.3 % of the RTL).

@@ -433,7 +433,7 @@ def main(argv=None) -> int:
         q = unpack_clusters(job.clusters, job.k)
         layers[lname], layers_v[lname] = (q, job.group if job.factors is not None else 0), v
         if vu is None:
-            from quant import golden
+            from quant.core import golden
             acc = (golden.int_gemm(job.x, q) if job.factors is None
                    else golden.int_gemm_grouped(job.x, q, job.factors, job.group))
             vu = gate_rates.vector_unit_rate(cfg.array, acc, job.rq, f"{lname}, 2 tokens")

@@ -3,7 +3,7 @@
 Each mutant is the real component with one change, elaborated with the same
 ``hdl.generate.to_verilog`` as the generated files, and checked by the unchanged proof. A proof
 that still passed on a mutant would prove nothing about that bug; ``python -m verif.formal
---mutants`` (and ``tests/test_formal_mutants.py``) require every mutant to fail on the named
+--mutants`` (and ``tests/verif/test_formal_mutants.py``) require every mutant to fail on the named
 property and to leave a counterexample trace.
 """
 

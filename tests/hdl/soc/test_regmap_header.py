@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from hdl.soc import regmap
-from quant import golden
+from quant.core import golden
 
 CC = shutil.which("cc") or shutil.which("gcc")
 
