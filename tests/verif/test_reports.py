@@ -33,7 +33,7 @@ def test_hdl_bench_page():
 
 def test_perf_page():
     rec = {"layer": "minilm", "kind": "fineq", "bus_bits": 32, "m": 8, "cycles": 1000, "ideal_cycles": 900,
-           "bound": "compute", "roofline_efficiency": 0.9, "model_cycles": 1010, "model_error": 0.01,
+           "bound": "compute", "roofline_efficiency": 0.9, "dataflow_efficiency": 0.95, "model_cycles": 1010, "model_error": 0.01,
            "utilization": 0.25, "mismatches": 0, "outputs": 100}
     twin = {**rec, "kind": "mac8x8", "cycles": 2000}
     md = top_perf.markdown([rec, twin], "default", None)
