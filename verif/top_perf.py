@@ -196,7 +196,7 @@ def verdict(records: list[dict]) -> str:
             f"{worst['roofline_efficiency']:.1%} ({worst['layer']}, {worst['kind']}, "
             f"{worst['bus_bits']}-bit bus, M = {worst['m']}, {worst['bound']}-bound), and against "
             f"the bound of this dataflow (weights read once per chunk of tokens) the lowest is "
-            f"{min(r["dataflow_efficiency"] for r in records):.1%}; the cycle "
+            f"{min(r['dataflow_efficiency'] for r in records):.1%}; the cycle "
             f"model is within {err:.1%} of every measurement; "
             f"{sum(r['mismatches'] for r in records)} mismatches in "
             f"{sum(r['outputs'] for r in records):,} outputs.")
