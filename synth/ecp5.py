@@ -42,7 +42,7 @@ PARTS = OrderedDict([
     ("LFE5U-85F", {"flag": "--85k", "luts": 83640, "ffs": 83640, "ebr": 208, "dsp": 156, "io": 205}),
 ])
 PACKAGE = "CABGA381"
-FLOW_VERSION = 1    # bump when a script below changes, so that cached results are redone
+FLOW_VERSION = 3    # bump when a script below changes, so that cached results are redone
 
 
 def tool(name: str) -> str:
@@ -57,7 +57,7 @@ def tool(name: str) -> str:
 
 
 def _call(cmd: list[str], workdir: Path, what: str, timeout: int = 4 * 3600) -> None:
-    r = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-12:])
         raise FlowError(f"{what} failed in {workdir}:\n{tail}")
@@ -148,16 +148,49 @@ def ports_of(netlist_json: Path, top: str) -> list[tuple[str, str, int]]:
     return [(n, p["direction"], len(p["bits"])) for n, p in ports.items()]
 
 
+def stub_verilog(top: str, ports) -> str:
+    """An empty (blackbox) module with the ports of ``top``, for mapping the wrapper alone."""
+    decl = ", ".join(f"{d} [{w - 1}:0] {n}" for n, d, w in ports)
+    return f"(* blackbox *) module {top}({decl});\nendmodule\n"
+
+
+def wrap_netlist(workdir: Path, top: str, ports, variant: str, clock: str) -> None:
+    """``wrap.json``: the wrapper, mapped on its own around a stub, joined with the netlist counted
+    in ``design.json`` (not synthesised again: what is placed is what was counted, plus the
+    wrapper's flip-flops and XOR LUTs)."""
+    (workdir / "fpga_wrap.v").write_text(wrapper_verilog(top, ports, clock))
+    (workdir / "dut_stub.v").write_text(stub_verilog(top, ports))
+    flag = "" if variant == "dsp" else " -nodsp"
+    _yosys(f"read_verilog dut_stub.v\nread_verilog fpga_wrap.v\nsynth_ecp5 -top fpga_wrap{flag} -json wrapper.json\n",
+           workdir, "wrapper")
+    _yosys("read_json wrapper.json\ndelete =A:blackbox\nread_json design.json\nhierarchy -top fpga_wrap\n"
+           "flatten\nopt_clean\nwrite_json wrap.json\n", workdir, "wrap")
+
+
+def _synthesised(workdir: Path, verilog: dict[str, str], script: str) -> bool:
+    """The folder already holds the netlist of this script on this Verilog (a run interrupted
+    after synthesis, e.g. in place and route, need not synthesise the whole top again)."""
+    files = [workdir / n for n in verilog] + [workdir / "synth.ys"]
+    if not all(f.exists() for f in files) or not (workdir / "design_stat.json").exists():
+        return False
+    return (workdir / "synth.ys").read_text() == script and all(
+        (workdir / n).read_text() == t for n, t in verilog.items())
+
+
 def run(verilog: dict[str, str], top: str, variant: str, workdir: Path,
-        parts=tuple(PARTS), pnr: bool = True, clock: str = "clk") -> dict:
-    """Synthesis counts of ``top`` alone and, for every part it fits, P&R of the wrapped design.
-    ``verilog``: file name -> text (written into ``workdir``)."""
+        parts=tuple(PARTS), pnr: bool = True, clock: str = "clk", first_fit: bool = False) -> dict:
+    """Synthesis counts of ``top`` alone and, for every part it fits (``first_fit``: only the
+    first of ``parts`` it fits), P&R of the wrapped design. ``verilog``: file name -> text
+    (written into ``workdir``)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    for name, text in verilog.items():
-        (workdir / name).write_text(text)
     files = list(verilog)
-    _yosys(synth_script(files, top, variant, "design.json"), workdir, "synth")
+    script = synth_script(files, top, variant, "design.json")
+    if not _synthesised(workdir, verilog, script):
+        (workdir / "design_stat.json").unlink(missing_ok=True)
+        for name, text in verilog.items():
+            (workdir / name).write_text(text)
+        _yosys(script, workdir, "synth")
     out = {"variant": variant, "yosys": YOSYS_VERSION, **cell_counts(workdir / "design_stat.json", top),
            "pnr": {}}
     if not pnr:
@@ -170,11 +203,10 @@ def run(verilog: dict[str, str], top: str, variant: str, workdir: Path,
         why = fits(out, part, io_ffs)
         if why:
             out["pnr"][part] = {"part": part, "fmax_mhz": None, "note": why}
-        else:
+        elif not (first_fit and todo):
             todo.append(part)
     if todo:
-        (workdir / "fpga_wrap.v").write_text(wrapper_verilog(top, ports, clock))
-        _yosys(synth_script(files + ["fpga_wrap.v"], "fpga_wrap", variant, "wrap.json"), workdir, "wrap")
+        wrap_netlist(workdir, top, ports, variant, clock)
         for part in todo:
             out["pnr"][part] = place_and_route(workdir, part, verilog)
     return out

@@ -80,6 +80,20 @@ def _paths(cases: dict) -> list[str]:
     return out
 
 
+def method(data: dict) -> str:
+    return (f"Synthesis: {data['yosys']}; place and route: {data['nextpnr']}, package {data['package']}, "
+            f"timing target {data['target_mhz']} MHz, seed {data['seed']}. Every design is placed inside a "
+            "pin-limited wrapper that registers every input and output (synth/flows.py `wrapper_verilog`: "
+            "a shift chain from one pin drives the inputs, an XOR tree folds the registered outputs into "
+            "one pin), so Fmax is register to register and any port count fits the package. Counts are "
+            "of the design alone, from Yosys; the netlist placed is that netlist plus the wrapper; the "
+            "percentage is nextpnr's TRELLIS_COMB use (LUT4s, carry halves, LUT RAM) of the part. "
+            "Variants: `dsp` (synth_ecp5), `nodsp` (-nodsp), `booth` (-nodsp after Yosys's booth pass). "
+            "A case is placed on the smallest part it fits, the whole default top and the FineQ array "
+            "on both. The ASIC and iCE40 tables of synth.md are from Debian's Yosys 0.23: compare "
+            "within a table only.")
+
+
 def write(data: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {**data, "verdict": verdicts(data)}
@@ -89,13 +103,7 @@ def write(data: dict, out_dir: Path) -> None:
                     if r.get("note")})
     md = ["# ECP5: resources and Fmax after place and route", "",
           *[f"- {v}" for v in data["verdict"]], "",
-          f"Synthesis: {data['yosys']}; place and route: {data['nextpnr']}, package {data['package']}, "
-          f"timing target {data['target_mhz']} MHz, seed {data['seed']}. Every design is placed inside a "
-          "pin-limited wrapper that registers every input and output (synth/flows.py `wrapper_verilog`), "
-          "so Fmax is register to register. Counts are of the design alone, from Yosys; the percentage "
-          "is nextpnr's TRELLIS_COMB use (LUT4s, carry halves and LUT RAM) with the wrapper. Variants: "
-          "`dsp` (synth_ecp5), `nodsp` (-nodsp), `booth` (-nodsp after Yosys's booth pass). The "
-          "ASIC and iCE40 tables of synth.md are from Debian's Yosys 0.23: compare within a table only.",
+          method(data),
           "", *_table(data["cases"], parts), "", "## Critical paths (nextpnr)", "", *_paths(data["cases"]), ""]
     if notes:
         md += ["## Not placed", "", *[f"- {n}" for n in notes], ""]

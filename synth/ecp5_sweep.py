@@ -19,6 +19,7 @@ from . import ecp5, executor, run
 
 ROOT = Path(__file__).resolve().parent.parent
 ARRAYS = ("fineq_array", "fineq_r2_array", "mac8x8_array", "mac8x3_array")
+HEAVY = {("mac8x8_array", "nodsp"), ("mac8x8_array", "booth")}
 MULTIPLIERS = {"mac8x8_array", "mac8x3_array", "vector_unit"}   # the designs that get a Booth baseline
 
 
@@ -27,6 +28,7 @@ class Case:
     preset: str
     design: str
     variant: str
+    all_parts: bool = False     # place on every part it fits, not only the smallest
 
     @property
     def label(self) -> str:
@@ -34,13 +36,18 @@ class Case:
 
 
 def default_cases(presets=("tiny", "default", "large"), array_preset="default") -> list[Case]:
-    cases = []
-    for name in (*ARRAYS, "vector_unit"):
+    """Most important first (a run stopped early has those). Every case is placed on the smallest
+    part it fits; the whole top and the FineQ array of the array preset on both parts."""
+    cases = [Case(array_preset, "fineq_top", "dsp", True), Case(array_preset, "fineq_array", "dsp", True),
+             Case(array_preset, "vector_unit", "dsp")]
+    for name in ("fineq_array", *ARRAYS[1:], "vector_unit"):
         for v in ecp5.VARIANTS:
-            if v != "booth" or name in MULTIPLIERS:
+            if (v != "booth" or name in MULTIPLIERS) and (name, v) not in (("fineq_array", "dsp"), ("vector_unit", "dsp")):
                 cases.append(Case(array_preset, name, v))
-    cases += [Case(p, "fineq_top", v) for p in presets for v in ("dsp", "nodsp")]
-    return cases
+    cases += [Case(p, "fineq_top", v) for p in presets for v in ("dsp", "nodsp")
+              if (p, v) != (array_preset, "dsp")]
+    # the largest place-and-route runs last (tens of minutes each under WebAssembly)
+    return sorted(cases, key=lambda c: c.preset == "large" or (c.design, c.variant) in HEAVY)
 
 
 def sources(case: Case, build: Path) -> tuple[dict[str, str], str]:
@@ -52,11 +59,11 @@ def sources(case: Case, build: Path) -> tuple[dict[str, str], str]:
     return {Path(f).name: Path(f).read_text() for f in src.files}, src.top
 
 
-def key_of(verilog: dict[str, str], top: str, variant: str, parts, pnr: bool) -> str:
+def key_of(verilog: dict[str, str], top: str, variant: str, parts, pnr: bool, all_parts: bool) -> str:
     h = hashlib.sha256()
     for name in sorted(verilog):
         h.update(name.encode() + b"\0" + verilog[name].encode() + b"\0")
-    h.update(repr((top, variant, tuple(parts), pnr, ecp5.FLOW_VERSION, ecp5.YOSYS_VERSION,
+    h.update(repr((top, variant, tuple(parts), pnr, all_parts, ecp5.FLOW_VERSION, ecp5.YOSYS_VERSION,
                    ecp5.TARGET_MHZ, ecp5.SEED, ecp5.PACKAGE)).encode())
     return h.hexdigest()[:20]
 
@@ -67,12 +74,12 @@ def measure(cases: list[Case], build: Path, ex: executor.Executor, parts, pnr: b
     for c in cases:
         verilog, top = sources(c, build)
         wd = build / "synth" / "ecp5" / c.preset / c.design / c.variant
-        key = key_of(verilog, top, c.variant, parts, pnr)
+        key = key_of(verilog, top, c.variant, parts, pnr, c.all_parts)
         hit = run.peek(wd, (key,))
         if hit is not None:
             out[c.label] = hit
         else:
-            todo.append((c, wd, key, (verilog, top, c.variant, wd, tuple(parts), pnr)))
+            todo.append((c, wd, key, (verilog, top, c.variant, wd, tuple(parts), pnr, "clk", not c.all_parts)))
     run.log(f"ecp5: {len(out)} cases cached, {len(todo)} to run on {ex.kind}")
     t0 = time.time()
     for i, res, err in ex.map(ecp5.run, [t[3] for t in todo]):
