@@ -22,9 +22,14 @@ def _cell(case: dict, part: str) -> str:
 def verdicts(data: dict) -> list[str]:
     """One sentence per finding, from the numbers in ``data``."""
     cases, out = data["cases"], []
+    missing = [k for k, c in cases.items() if "not_run" in c or "error" in c]
+    if missing:
+        out.append(f"{len(cases) - len(missing)} of {len(cases)} cases measured; not measured: "
+                   + ", ".join(f"`{k}`" for k in missing) + ".")
     parts = list(data["parts"])
     small = parts[0]
-    tops = [c for c in cases.values() if c["design"] == "fineq_top" and c["variant"] == "dsp" and "error" not in c]
+    done = {k: c for k, c in cases.items() if "error" not in c and "not_run" not in c}
+    tops = [c for c in done.values() if c["design"] == "fineq_top" and c["variant"] == "dsp"]
     for c in tops:
         placed = [p for p in parts if _fmax(c, p)]
         if placed:
@@ -37,8 +42,8 @@ def verdicts(data: dict) -> list[str]:
         else:
             why = "; ".join(r.get("note", "") for r in c["pnr"].values()) or "not placed"
             out.append(f"The whole accelerator of preset `{c['preset']}` is not placed on any part: {why}.")
-    arr = cases.get("default/fineq_array/dsp") or next(
-        (c for c in cases.values() if c["design"] == "fineq_array" and c["variant"] == "dsp"), None)
+    arr = done.get("default/fineq_array/dsp") or next(
+        (c for c in done.values() if c["design"] == "fineq_array" and c["variant"] == "dsp"), None)
     top = next((c for c in tops if c["preset"] == (arr or {}).get("preset")), None)
     if arr and _fmax(arr, small) and top and _fmax(top, small):
         path = (top["pnr"][small].get("critical_path") or {}).get("verilog_lines") or []
@@ -46,8 +51,8 @@ def verdicts(data: dict) -> list[str]:
         out.append(f"On the {small} the {arr['preset']} FineQ array alone reaches {_fmax(arr, small):.1f} MHz and "
                    f"the whole top {_fmax(top, small):.1f} MHz; the top's critical path runs through {where or 'unknown lines'}.")
     for name in ("mac8x8_array", "mac8x3_array"):
-        d = {v: cases.get(f"{arr['preset'] if arr else 'default'}/{name}/{v}") for v in ("dsp", "nodsp", "booth")}
-        if all(d.values()) and not any("error" in x for x in d.values()):
+        d = {v: done.get(f"{arr['preset'] if arr else 'default'}/{name}/{v}") for v in ("dsp", "nodsp", "booth")}
+        if all(d.values()):
             out.append(f"`{name}` needs {d['dsp']['dsp']} DSP blocks with inference on, or "
                        f"{d['nodsp']['luts']} LUT4s without DSPs ({d['booth']['luts']} with the Booth pass; "
                        f"the FineQ array: {arr['luts'] if arr else '?'} LUT4s and no DSP).")
@@ -59,6 +64,9 @@ def _table(cases: dict, parts: list[str]) -> list[str]:
         f"Fmax {p} MHz" for p in parts) + " |"
     rows = [head, "|" + "---|" * (7 + len(parts))]
     for label, c in cases.items():
+        if "not_run" in c:
+            rows.append(f"| {label} | not run: {c['not_run']} |" + " |" * (6 + len(parts)))
+            continue
         if "error" in c:
             rows.append(f"| {label} | error: {c['error'].splitlines()[0][:80]} |" + " |" * (6 + len(parts)))
             continue

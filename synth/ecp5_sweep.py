@@ -68,8 +68,10 @@ def key_of(verilog: dict[str, str], top: str, variant: str, parts, pnr: bool, al
     return h.hexdigest()[:20]
 
 
-def measure(cases: list[Case], build: Path, ex: executor.Executor, parts, pnr: bool) -> dict:
-    """Run every case not in the cache on ``ex``; {label: result or {"error": ...}}."""
+def measure(cases: list[Case], build: Path, ex: executor.Executor, parts, pnr: bool,
+            cached_only: bool = False) -> dict:
+    """Run every case not in the cache on ``ex`` (``cached_only``: none, they are reported as
+    not run); {label: result or {"error": ...} or {"not_run": ...}}."""
     out, todo = {}, []
     for c in cases:
         verilog, top = sources(c, build)
@@ -78,9 +80,12 @@ def measure(cases: list[Case], build: Path, ex: executor.Executor, parts, pnr: b
         hit = run.peek(wd, (key,))
         if hit is not None:
             out[c.label] = hit
+        elif cached_only:
+            out[c.label] = {"not_run": "not in the cache (--cached-only)"}
         else:
             todo.append((c, wd, key, (verilog, top, c.variant, wd, tuple(parts), pnr, "clk", not c.all_parts)))
-    run.log(f"ecp5: {len(out)} cases cached, {len(todo)} to run on {ex.kind}")
+    hits = sum("not_run" not in r for r in out.values())
+    run.log(f"ecp5: {hits} cases cached, {len(todo)} to run on {ex.kind}")
     t0 = time.time()
     for i, res, err in ex.map(ecp5.run, [t[3] for t in todo]):
         c, wd, key, _ = todo[i]
@@ -104,6 +109,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated subset of PRESET/DESIGN/VARIANT labels")
     p.add_argument("--parts", default=",".join(ecp5.PARTS), help="ECP5 parts to place and route on")
     p.add_argument("--no-pnr", action="store_true", help="synthesis counts only")
+    p.add_argument("--cached-only", action="store_true", help="report the cached cases, run nothing")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "reports")
     executor.add_arguments(p, default_jobs=1)
     args = p.parse_args(argv)
@@ -136,7 +142,7 @@ def main(argv=None) -> int:
         return 2
     t0 = time.time()
     with ex:
-        results = measure(cases, ROOT / "build", ex, parts, not args.no_pnr)
+        results = measure(cases, ROOT / "build", ex, parts, not args.no_pnr, args.cached_only)
     from . import ecp5_report
     data = {"yosys": f"YoWASP Yosys {ecp5.YOSYS_VERSION} (synth_ecp5)", "nextpnr": "YoWASP nextpnr-ecp5 0.11",
             "package": ecp5.PACKAGE, "parts": ecp5.PARTS, "target_mhz": ecp5.TARGET_MHZ, "seed": ecp5.SEED,
