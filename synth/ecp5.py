@@ -96,6 +96,17 @@ def cell_counts(stat_json: Path, top: str) -> dict:
     }
 
 
+def memory_mapping(synth_log: str) -> dict[str, str]:
+    """Memory -> what ``memory_libmap`` made of it (DP16KD/PDPW16KD: block RAM, TRELLIS_DPR16X4:
+    LUT RAM, flip-flops), from the synthesis log."""
+    out = {}
+    for m in re.finditer(r"^mapping memory (\S+) via \$__(\w+?)_?$", synth_log, re.MULTILINE):
+        out[m.group(1)] = m.group(2)
+    for m in re.finditer(r"^using FF mapping for memory (\S+)$", synth_log, re.MULTILINE):
+        out[m.group(1)] = "flip-flops"
+    return out
+
+
 def fits(counts: dict, part: str, io_ffs: int) -> str | None:
     """None if the design (plus the wrapper's I/O flip-flops) fits ``part``, else why not."""
     p = PARTS[part]
@@ -192,7 +203,7 @@ def run(verilog: dict[str, str], top: str, variant: str, workdir: Path,
             (workdir / name).write_text(text)
         _yosys(script, workdir, "synth")
     out = {"variant": variant, "yosys": YOSYS_VERSION, **cell_counts(workdir / "design_stat.json", top),
-           "pnr": {}}
+           "memories": memory_mapping((workdir / "synth.log").read_text(errors="replace")), "pnr": {}}
     if not pnr:
         return out
     ports = ports_of(workdir / "design.json", top)
