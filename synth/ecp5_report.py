@@ -102,6 +102,19 @@ def method(data: dict) -> str:
             "within a table only.")
 
 
+KINDS = {"DP16KD": "block RAM", "PDPW16KD": "block RAM", "TRELLIS_DPR16X4": "LUT RAM"}
+
+
+def _memories(cases: dict) -> list[str]:
+    out = []
+    for label, c in cases.items():
+        mems = {k: v for k, v in (c.get("memories") or {}).items() if "proc_rom" not in k}
+        if mems:
+            out.append(f"- **{label}**: " + ", ".join(
+                f"`{k}` {KINDS.get(v, v)} ({v})" if v in KINDS else f"`{k}` {v}" for k, v in sorted(mems.items())))
+    return out
+
+
 def write(data: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {**data, "verdict": verdicts(data)}
@@ -112,7 +125,8 @@ def write(data: dict, out_dir: Path) -> None:
     md = ["# ECP5: resources and Fmax after place and route", "",
           *[f"- {v}" for v in data["verdict"]], "",
           method(data),
-          "", *_table(data["cases"], parts), "", "## Critical paths (nextpnr)", "", *_paths(data["cases"]), ""]
+          "", *_table(data["cases"], parts), "", "## Critical paths (nextpnr)", "", *_paths(data["cases"]), "",
+          "## Memories (Yosys memory_libmap; ROMs of case statements left out)", "", *_memories(data["cases"]), ""]
     if notes:
         md += ["## Not placed", "", *[f"- {n}" for n in notes], ""]
     md += [f"Executor: {data['executor']}; {data['seconds']} s for the runs not cached.", ""]
