@@ -84,7 +84,8 @@ def _paths(cases: dict) -> list[str]:
                 continue
             lines = "; ".join(f"`{x['verilog']}`" for x in cp["verilog_lines"][:5]) or "(no design line)"
             out.append(f"- **{label}**, {part}: {cp['delay_ns']} ns ({cp['logic_ns']} logic, "
-                       f"{cp['routing_ns']} routing, {cp['segments']} segments) through {lines}")
+                       f"{cp['routing_ns']} routing, {cp['segments']} segments) from `{cp['from'][:60]}` "
+                       f"to `{cp['to'][:60]}` through {lines}")
     return out
 
 
