@@ -50,6 +50,11 @@ def verdicts(data: dict) -> list[str]:
         where = "; ".join(f"`{x['verilog']}` ({x['at']})" for x in path[:4])
         out.append(f"On the {small} the {arr['preset']} FineQ array alone reaches {_fmax(arr, small):.1f} MHz and "
                    f"the whole top {_fmax(top, small):.1f} MHz; the top's critical path runs through {where or 'unknown lines'}.")
+    placed = [(c, _fmax(c, small)) for c in done.values() if _fmax(c, small)]
+    if placed:
+        out.append(f"Fmax on the {small} with registered I/O: " + "; ".join(
+            f"`{c['preset']}/{c['design']}` ({c['variant']}) {f:.1f} MHz" for c, f in
+            sorted(placed, key=lambda x: -x[1])) + ".")
     for name in ("mac8x8_array", "mac8x3_array"):
         d = {v: done.get(f"{arr['preset'] if arr else 'default'}/{name}/{v}") for v in ("dsp", "nodsp", "booth")}
         if all(d.values()):

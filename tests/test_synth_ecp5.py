@@ -98,7 +98,7 @@ def test_cache_key_is_the_content_not_the_path():
 def test_report_states_verdicts(tmp_path):
     from synth import ecp5_report
     pnr = {"LFE5U-25F": {"part": "LFE5U-25F", "fmax_mhz": 50.0, "utilization": {"TRELLIS_COMB": [16000, 24288]},
-                         "critical_path": {"delay_ns": 20.0, "logic_ns": 8.0, "routing_ns": 12.0, "segments": 30,
+                         "critical_path": {"from": "dut.s2", "to": "dut.o", "delay_ns": 20.0, "logic_ns": 8.0, "routing_ns": 12.0, "segments": 30,
                                            "verilog_lines": [{"at": "top.v:9.1", "verilog": "assign y = p >>> s;"}]}}}
     base = {"carries": 1, "lutram": 0, "ebr": 14, "dsp": 6, "flip_flops": 8000}
     cases = {"default/fineq_top/dsp": {"preset": "default", "design": "fineq_top", "variant": "dsp",
@@ -112,4 +112,5 @@ def test_report_states_verdicts(tmp_path):
     md = (tmp_path / "ecp5.md").read_text()
     assert "fits the LFE5U-25F (16000 of 24288 LUT4s" in md and "50.0 MHz" in md
     assert "array alone reaches 88.0 MHz" in md and "`assign y = p >>> s;`" in md
+    assert "`default/fineq_array` (dsp) 88.0 MHz; `default/fineq_top` (dsp) 50.0 MHz" in md
     assert json.loads((tmp_path / "ecp5.json").read_text())["verdict"]
