@@ -59,11 +59,14 @@ bench: setup
 	$(PY) -m quant study --threads 1
 	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
 	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
-	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
+	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached;
+	# --jobs N for a bigger machine, --dask local:N or --scheduler ADDRESS for a cluster)
 	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
 	# energy per token of the whole accelerator (Gemma-3-270M, MiniLM; M = 1, 64, 256): FineQ against the INT8 build,
 	# gated gate-level runs of the 12 x 12 arrays, counts checked against a simulated top level (docs/synthesis.md section 5)
 	$(PY) -m synth.token_energy --rtl-check
+	# ECP5 (Yosys 0.70 + nextpnr-ecp5, LFE5U-25F/85F): arrays, vector unit, whole top of every preset
+	$(PY) -m synth.ecp5_sweep --jobs 2
 
 clean:
 	rm -rf build

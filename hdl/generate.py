@@ -20,6 +20,7 @@ from amaranth.back import verilog
 
 from quant.core import cli_policy, paths
 
+from . import core_file
 from .datapath.array import PEArray
 from .datapath.config import PRESETS, ArrayConfig, ArrayKind, preset
 from .datapath.decoder import Decoder
@@ -148,7 +149,9 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
 def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the Verilog, ``config.json`` and the C header of preset ``config_name``."""
     preset(config_name)  # a clear error for an unknown name, before any work
-    return generate_config(config_name, Path(out_dir), force=force)
+    written = generate_config(config_name, Path(out_dir), force=force)
+    written["core"] = core_file.write(config_name, Path(out_dir), written)   # FuseSoC CAPI2
+    return written
 
 
 def main(argv=None) -> int:

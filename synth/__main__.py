@@ -11,11 +11,13 @@ import dataclasses
 import json
 import sys
 import time
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import clockgate, executor, flows, liberty, report, run, tech
 from . import designs as D
 from . import energy as E
-from . import clockgate, flows, liberty, report, run, tech
 from . import workload as W
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,31 +38,93 @@ ENERGY_RATIOS = [("energy_per_mac_pj", "efficiency"), ("energy_per_cycle_pj", "r
 E_VARIANTS = ("ungated", "gated")
 
 
-def load_config(name):
-    try:
-        from hdl.datapath.config import preset
-    except ImportError as e:
-        raise SystemExit(f"error: hdl.datapath.config is not available ({e})")
-    try:
-        return preset(name)
-    except (TypeError, ValueError) as e:
-        raise SystemExit(f"error: {e}")
-
-
 VARIANTS = {"ungated": "asic", "gated": "asic_cg"}   # energy variant -> standard-cell result folder
 
 
-def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, tiles, vectors,
-                area_entries, label="", steady=None, controls=True):
-    """Gate-level energy of each array on the workload, on its netlist without clock gating
-    (``ungated``) and with it (``gated``): ``{"ungated": {key: estimate}, "gated": {...}}``. With
-    ``steady`` = (n, workload), n > ``vectors``, each array runs again with n vectors per tile, and
-    the difference between the two runs gives the steady-state energy per MAC: weight loading and
-    the pipeline's fill and drain cancel out. ``controls``: also the control runs (the INT8 array
-    fed FineQ codes)."""
-    library = liberty.load(liberty_path)
+@dataclass
+class EnergyCase:
+    """One gate-level energy run's fixed inputs: a design's netlist and how to check it."""
+    key: str            # report key, e.g. "mac8x8_array[fineq codes]"
+    variant: str        # "ungated" or "gated"
+    weights: str        # workload weights: "fineq" or "int8"
+    design: D.Design
+    src: flows.Source
+    ports: list
+    wbits: int
+    asic_res: dict
+    workdir: Path
+    label: str = ""
+
+
+def energy_once(c: EnergyCase, config, wl, tiles: int, nvec: int, sub: str, library, cells_v, *key_extra):
+    """One gate-level simulation of ``c`` on ``tiles`` x ``nvec`` of the workload (cached)."""
+    run.log(f"energy{c.label}: {c.key} ({c.variant}): {tiles} tiles x {nvec} vectors of "
+            f"{wl.layer}, {c.weights} weights, gate-level simulation")
+    ar = W.array_run(wl, config.rows, config.cols, c.wbits, c.weights, tiles, nvec,
+                     config.act_width, config.acc_width)
+    fp = D.fingerprint(c.src, run.FLOW_VERSION, "energy", c.variant, c.weights, tiles, nvec,
+                       wl.source, E.CLOCK_MHZ, E.NOMINAL_SLEW_NS, E.SEQ_DELAY_NS, E.SEQ_MODELS, *key_extra)
+
+    def simulate_and_check():
+        sim = E.simulate(Path(c.asic_res["netlist_v"]), cells_v, c.src.top, c.ports, ar.words,
+                         ar.expect, c.workdir / sub, clock=c.design.clock, reset=c.design.reset)
+        ok, msg = ar.check(sim["outputs"])
+        if not ok:
+            raise E.EnergyError(f"{c.key} ({c.variant}): gate-level outputs are wrong: {msg}")
+        est = E.estimate(Path(c.asic_res["netlist_json"]), c.src.top, library, sim["toggles"],
+                         sim["cycles"], clock=c.design.clock)
+        est["check"] = msg
+        return est
+    return ar, run.cached(c.workdir / sub, fp, simulate_and_check)
+
+
+def weight_statistics(name: str, weights: str, wl, ar, config) -> dict:
+    """Beat length and pulses per weight of a temporal array, and the share of zero weights."""
     from hdl.datapath.config import ArrayKind
-    out = {v: {} for v in VARIANTS}
+    kind = ArrayKind(name) if name in {k.value for k in ArrayKind} else None
+    out = {}
+    q = wl.weights(weights)
+    tiles_q = [q[n0:n0 + config.cols, k0:k0 + config.rows] for n0, k0, _ in ar.tiles]
+    if kind is not None and kind.temporal:   # beat length and pulses per tile (docs/hdl.md)
+        out["beat_cycles_per_tile"] = [config.beat_length(kind, int(abs(t).max())) for t in tiles_q]
+        out["pulses_per_weight"] = float(sum(
+            sum(kind.pulses(int(abs(v))) for v in t.reshape(-1)) for t in tiles_q)) / sum(t.size for t in tiles_q)
+    if weights == "fineq" or kind is not None:
+        out["zero_weight_share"] = float(sum((t == 0).mean() for t in tiles_q) / len(tiles_q))
+    return out
+
+
+def energy_case(c: EnergyCase, config, wl, tiles, vectors, steady, library, cells_v) -> dict:
+    """The estimate of one case: the short run, the steady-state run, the derived figures."""
+    pre = "energy" if c.variant == "ungated" else "energy_cg"
+    t0 = time.time()
+    ar, est = energy_once(c, config, wl, tiles, vectors, f"{pre}_{c.weights}", library, cells_v)
+    long_run = None
+    if steady and steady[0] > vectors:
+        n, wl_long = steady
+        long_run = energy_once(c, config, wl_long, tiles, n, f"{pre}_{c.weights}_v{n}", library, cells_v,
+                               wl_long.x_q.shape[0])
+    est = {**est, **weight_statistics(c.design.name, c.weights, wl, ar, config)}
+    if long_run:
+        ar2, est2 = long_run
+        est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
+        est["steady_vectors_per_tile"] = steady[0]
+    est.update({
+        "weights": c.weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
+        "energy_per_mac_pj": est["energy_pj"] / ar.macs,
+        "macs_per_cycle": ar.macs / est["cycles"],
+        "energy_per_cycle_pj": est["energy_pj"] / est["cycles"],
+        "tile_origins": [list(map(int, t)) for t in ar.tiles],
+    })
+    run.log(f"energy{c.label}: {c.key} ({c.variant}): {est['energy_per_mac_pj']:.3f} pJ/MAC, "
+            f"{est['cycles']} cycles, {est['check']}"
+            + (f"; steady state {est['steady_energy_per_mac_pj']:.3f} pJ/MAC" if long_run else "")
+            + f" ({time.time() - t0:.0f} s)")
+    return est
+
+
+def energy_cases(names, config, verilog_dir, work, area_entries, label, controls):
+    """Every (design, variant, weights) energy case whose netlist exists."""
     for name in names:
         d = next(x for x in D.DESIGNS if x.name == name)
         entry = area_entries.get(name, {})
@@ -71,78 +135,33 @@ def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, til
         ports = flows.ports_of(src, wd / "ports")
         wport = next(w for n, dr, w in ports if n == "w__payload")
         wbits = (wport - config.rows - config.cols) // config.rows   # {data, rows mask, cols mask}
-        kind = ArrayKind(name) if name in {k.value for k in ArrayKind} else None
         runs = ENERGY_WEIGHTS.get(name, [])[: None if controls else 1]
         for variant, sub_dir in VARIANTS.items():
             res_file = wd / sub_dir / "result.json"
             if not res_file.exists():
                 continue
             asic_res = json.loads(res_file.read_text())["result"]
-            pre = "energy" if variant == "ungated" else "energy_cg"
             for i, (tag, weights) in enumerate(runs):
                 key = name if i == 0 else f"{name}[{tag}]"
+                yield EnergyCase(key, variant, weights, d, src, ports, wbits, asic_res, wd, label)
 
-                def one_run(wl, nvec, sub, *key_extra):
-                    run.log(f"energy{label}: {key} ({variant}): {tiles} tiles x {nvec} vectors of "
-                            f"{wl.layer}, {weights} weights, gate-level simulation")
-                    ar = W.array_run(wl, config.rows, config.cols, wbits, weights, tiles, nvec,
-                                     config.act_width, config.acc_width)
-                    fp = D.fingerprint(src, run.FLOW_VERSION, "energy", variant, weights, tiles, nvec,
-                                       wl.source, E.CLOCK_MHZ, E.NOMINAL_SLEW_NS, E.SEQ_DELAY_NS, E.SEQ_MODELS,
-                                       *key_extra)
 
-                    def go():
-                        sim = E.simulate(Path(asic_res["netlist_v"]), cells_v, src.top, ports, ar.words,
-                                         ar.expect, wd / sub, clock=d.clock, reset=d.reset)
-                        ok, msg = ar.check(sim["outputs"])
-                        if not ok:
-                            raise E.EnergyError(f"{key} ({variant}): gate-level outputs are wrong: {msg}")
-                        est = E.estimate(Path(asic_res["netlist_json"]), src.top, library, sim["toggles"],
-                                         sim["cycles"], clock=d.clock)
-                        est["check"] = msg
-                        return est
-                    return ar, run._cached(wd / sub, fp, go)
-
-                t0 = time.time()
-                try:
-                    ar, est = one_run(wl, vectors, f"{pre}_{weights}")
-                    long_run = None
-                    if steady and steady[0] > vectors:
-                        n, wl_long = steady
-                        long_run = one_run(wl_long, n, f"{pre}_{weights}_v{n}", wl_long.x_q.shape[0])
-                except (E.EnergyError, ValueError) as e:
-                    run.log(f"energy: {key} ({variant}) failed: {e}")
-                    out[variant][key] = {"error": str(e)}
-                    continue
-                est = dict(est)
-                if kind is not None and kind.temporal:   # beat length and pulses per tile (docs/hdl.md)
-                    q = wl.weights(weights)
-                    tiles_q = [q[n0:n0 + config.cols, k0:k0 + config.rows] for n0, k0, _ in ar.tiles]
-                    est["beat_cycles_per_tile"] = [config.beat_length(kind, int(abs(t).max())) for t in tiles_q]
-                    est["pulses_per_weight"] = float(sum(
-                        sum(kind.pulses(int(abs(v))) for v in t.reshape(-1)) for t in tiles_q)) / sum(
-                        t.size for t in tiles_q)
-                if weights == "fineq" or kind is not None:
-                    q = wl.weights(weights)
-                    est["zero_weight_share"] = float(sum(
-                        (q[n0:n0 + config.cols, k0:k0 + config.rows] == 0).mean() for n0, k0, _ in ar.tiles)
-                        / len(ar.tiles))
-                if long_run:
-                    ar2, est2 = long_run
-                    est.update(run.steady_state(ar.macs, est, ar2.macs, est2))
-                    est["steady_vectors_per_tile"] = steady[0]
-                est.update({
-                    "weights": weights, "macs": ar.macs, "tiles": tiles, "vectors_per_tile": vectors,
-                    "energy_per_mac_pj": est["energy_pj"] / ar.macs,
-                    "macs_per_cycle": ar.macs / est["cycles"],
-                    "energy_per_cycle_pj": est["energy_pj"] / est["cycles"],
-                    "tile_origins": [list(map(int, t)) for t in ar.tiles],
-                })
-                out[variant][key] = est
-                run.log(f"energy{label}: {key} ({variant}): {est['energy_per_mac_pj']:.3f} pJ/MAC, "
-                        f"{est['cycles']} cycles, {est['check']}"
-                        + (f"; steady state {est['steady_energy_per_mac_pj']:.3f} pJ/MAC" if long_run else "")
-                        + f" ({time.time() - t0:.0f} s)")
+def energy_runs(names, config, verilog_dir, work, liberty_path, cells_v, wl, tiles, vectors,
+                area_entries, label="", steady=None, controls=True):
+    """Gate-level energy of each array on the workload, on its netlist without clock gating
+    (``ungated``) and with it (``gated``): ``{"ungated": {key: estimate}, "gated": {...}}``. With
+    ``steady`` = (n, workload), n > ``vectors``, each array runs again with n vectors per tile, and
+    the difference between the two runs gives the steady-state energy per MAC: weight loading and
+    the pipeline's fill and drain cancel out. ``controls``: also the control runs (the INT8 array
+    fed FineQ codes). The simulations run here, on the client, one after another."""
+    library = liberty.load(liberty_path)
+    out = {v: {} for v in VARIANTS}
+    for c in energy_cases(names, config, verilog_dir, work, area_entries, label, controls):
+        try:
+            out[c.variant][c.key] = energy_case(c, config, wl, tiles, vectors, steady, library, cells_v)
+        except (E.EnergyError, ValueError) as e:
+            run.log(f"energy: {c.key} ({c.variant}) failed: {e}")
+            out[c.variant][c.key] = {"error": str(e)}
     return out
 
 
@@ -183,7 +202,7 @@ def annotate_energy(energy: dict, area_entries: dict, library) -> None:
     internal energy (clock pin, D and Q transitions), the clock gates' and the clock nets'
     switching energy (the root clock into every flip-flop or clock gate, the gated clocks)."""
     for variant in energy.values():
-        for key, e in variant.items():
+        for e in variant.values():
             if "error" in e:
                 continue
             b = e.get("breakdown_pj", {})
@@ -196,34 +215,11 @@ def annotate_energy(energy: dict, area_entries: dict, library) -> None:
                 e["energy_per_mac_without_clocking_pj"] = (e["energy_pj"] - ff_int - clk_net) / e["macs"]
 
 
-def sweep(config, sizes, work, liberty_path, cells_v, fpga, pnr, jobs, wl, energy, tiles, vectors,
-          main_entries=None, main_energy=None, steady=None):
-    rows_out = []
-    for n in sizes:
-        if main_entries and n == config.rows == config.cols and all(
-                name in main_entries and "area_um2" in main_entries[name] for name in D.SWEEP_DESIGNS):
-            run.log(f"sweep {n}x{n}: the configuration's own size, results of the main run")
-            rows_out += [_sweep_row(n, name, main_entries[name], main_energy or {}) for name in D.SWEEP_DESIGNS]
-            continue
-        cfg = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
-        vdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}" / "verilog"
-        wdir = ROOT / "build" / "synth" / "sweep" / f"{n}x{n}"
-        entries = {}
-        for name in D.SWEEP_DESIGNS:
-            d = next(x for x in D.DESIGNS if x.name == name)
-            run.log(f"sweep {n}x{n}: {name}")
-            m = run.measure(d, cfg, vdir, wdir, liberty_path, fpga=True if n in fpga else "cached",
-                            pnr=pnr, jobs=jobs, hier=False)
-            entries[name] = run.summarize(name, m, cfg, d)
-        en = energy_runs(D.SWEEP_DESIGNS, cfg, vdir, wdir, liberty_path, cells_v, wl, tiles,
-                         vectors, entries, label=f" sweep {n}x{n}", steady=steady,
-                         controls=False) if energy else {}
-        annotate_energy(en, entries, liberty.load(liberty_path))
-        rows_out += [_sweep_row(n, name, e, en) for name, e in entries.items()]
-    return rows_out
+class UsageError(ValueError):
+    """Bad input: ``error: ...`` and exit code 2."""
 
 
-def main(argv=None) -> int:
+def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m synth", description=__doc__.split("\n")[0])
     p.add_argument("--config", default="default", help="hdl preset: tiny, default or large")
     p.add_argument("--size", type=int, help="measure an n x n array of the preset instead of its own size "
@@ -233,7 +229,8 @@ def main(argv=None) -> int:
     p.add_argument("--fpga-cached-only", action="store_true",
                    help="report iCE40 results of earlier runs but run no new iCE40 flow")
     p.add_argument("--no-pnr", action="store_true", help="iCE40 synthesis only, no nextpnr (no Fmax)")
-    p.add_argument("--no-blocks", action="store_true", help="do not run the hierarchical area-by-block runs (breakdowns already cached are still reported)")
+    p.add_argument("--no-blocks", action="store_true", help="do not run the hierarchical area-by-block runs "
+                   "(breakdowns already cached are still reported)")
     p.add_argument("--no-energy", action="store_true", help="skip the gate-level energy runs")
     p.add_argument("--sweep", default="4,8,12",
                    help="array sizes n (n x n) for the sweep, comma-separated; empty to skip")
@@ -248,113 +245,175 @@ def main(argv=None) -> int:
                         "gives steady-state pJ/MAC (0: skip)")
     p.add_argument("--vectors-file", type=Path, help="golden vectors .npz from `python -m quant vectors`")
     p.add_argument("--layer", default=W.DEFAULT_LAYER, help="checkpoint layer for the workload")
-    p.add_argument("--jobs", type=int, default=2, help="flows run in parallel per design")
     p.add_argument("--out", type=Path, default=ROOT / "build" / "reports")
-    args = p.parse_args(argv)
+    p.add_argument("--work", type=Path, default=ROOT / "build" / "synth",
+                   help="intermediate files and the cache (default build/synth)")
+    executor.add_arguments(p, default_jobs=2)
+    return p.parse_args(argv)
 
-    config = load_config(args.config)
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated integers, not {text!r}") from None
+
+
+@dataclass
+class Settings:
+    """The checked command line: what to measure and where."""
+    config: object          # the configuration measured (the preset, or its --size variant)
+    preset: object          # the preset itself (the vector unit and the top exist only at its size)
+    designs: list
+    sizes: list
+    fpga_sizes: set
+    verilog_dir: Path
+    work: Path
+
+
+def settings(args) -> Settings:
+    from hdl.datapath.config import preset
+    try:
+        config = preset(args.config)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from None
     try:
         designs = D.by_name(args.designs.split(",") if args.designs else None)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        sizes = [int(s) for s in args.sweep.split(",") if s.strip()]
-    except ValueError:
-        print(f"error: --sweep takes comma-separated integers, not {args.sweep!r}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
+    sizes = _ints(args.sweep, "--sweep")
+    fpga_sizes = set() if args.fpga_cached_only or args.no_fpga else set(_ints(args.sweep_fpga, "--sweep-fpga"))
     if args.steady_vectors and args.steady_vectors <= args.vectors:
-        print(f"error: --steady-vectors ({args.steady_vectors}) must be more than --vectors "
-              f"({args.vectors}), or 0 to skip the steady-state runs", file=sys.stderr)
-        return 2
-    build = ROOT / "build"
-    try:
-        lib_path, cells_v = tech.fetch(build)
-    except tech.TechError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    library = liberty.load(lib_path)
-    verilog_dir = build / "verilog" / config.name
-    work = build / "synth" / config.name
-    preset_config, preset_vdir, preset_work = config, verilog_dir, work
+        raise UsageError(f"--steady-vectors ({args.steady_vectors}) must be more than --vectors "
+                         f"({args.vectors}), or 0 to skip the steady-state runs")
+    if args.vectors_file is not None and not args.vectors_file.is_file():
+        raise UsageError(f"--vectors-file {args.vectors_file} does not exist (make one with "
+                         "`python -m quant vectors --out FILE.npz`)")
+    st = Settings(config, config, designs, sizes, fpga_sizes, ROOT / "build" / "verilog" / config.name,
+                  args.work / config.name)
     if args.size:
         n = args.size
-        config = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
-        work = build / "synth" / "sweep" / f"{n}x{n}"
-        verilog_dir = work / "verilog"
+        st.config = dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
+        st.work = args.work / "sweep" / f"{n}x{n}"
+        st.verilog_dir = st.work / "verilog"
+    return st
+
+
+def workloads(args, st: Settings):
+    """The energy workload (short runs) and its long version (steady-state runs), or (None, None).
+    Built first: a bad layer or vectors file must not wait for an hour of synthesis."""
+    if args.no_energy or not (any(d.name in ENERGY_WEIGHTS for d in st.designs) or st.sizes):
+        return None, None
+    run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
+    need = max(args.vectors, args.steady_vectors)
+    try:
+        wl_long = W.build(args.layer, tokens=max(need, 64), vectors=args.vectors_file)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        src = f"--vectors-file {args.vectors_file}" if args.vectors_file else f"layer {args.layer}"
+        raise UsageError(f"cannot read the workload from {src}: {e}") from None
+    if wl_long.x_q.shape[0] < need:
+        raise UsageError(f"the workload has {wl_long.x_q.shape[0]} activation vectors; --vectors/"
+                         f"--steady-vectors ask for {need}: use fewer")
+    # the short runs see the first max(vectors, 64) tokens, as they always have (cached results)
+    return dataclasses.replace(wl_long, x_q=wl_long.x_q[:max(args.vectors, 64)]), wl_long
+
+
+def sweep_config(config, n):
+    return dataclasses.replace(config, name=f"{config.name}_{n}x{n}", rows=n, cols=n)
+
+
+def requests(args, st: Settings):
+    """(label, design, config, verilog_dir, work, fpga, hier) of every design to measure: the main
+    run's, then the sweep's (a sweep size equal to the configuration's own reuses the main run)."""
     fpga = "cached" if args.fpga_cached_only else not args.no_fpga
-    pnr = not args.no_pnr
-    t_start = time.time()
+    out = []
+    for d in ([] if args.sweep_only else st.designs):
+        cfg, vdir, wd = (st.preset, ROOT / "build" / "verilog" / st.preset.name, args.work / st.preset.name) \
+            if d.preset_only else (st.config, st.verilog_dir, st.work)
+        out.append(("main", d, cfg, vdir, wd, fpga, not args.no_blocks))
+    main_names = {d.name for d in st.designs} if not args.sweep_only else set()
+    for n in st.sizes:
+        if n == st.config.rows == st.config.cols and set(D.SWEEP_DESIGNS) <= main_names:
+            continue
+        wd = args.work / "sweep" / f"{n}x{n}"
+        for name in D.SWEEP_DESIGNS:
+            out.append((n, D.by_name([name])[0], sweep_config(st.config, n), wd / "verilog", wd,
+                        True if n in st.fpga_sizes else "cached", False))
+    return out
 
-    # the workload first: a bad layer or too few tokens must not wait for an hour of synthesis
-    wl = wl_long = None
-    if not args.no_energy and (any(d.name in ENERGY_WEIGHTS for d in designs) or sizes):
-        run.log(f"workload: {args.layer} ({'vectors file' if args.vectors_file else 'from the checkpoint'})")
-        need = max(args.vectors, args.steady_vectors)
-        try:
-            wl_long = W.build(args.layer, tokens=max(need, 64), vectors=args.vectors_file)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        if wl_long.x_q.shape[0] < need:
-            print(f"error: the workload has {wl_long.x_q.shape[0]} activation vectors; --vectors/"
-                  f"--steady-vectors ask for {need}: use fewer", file=sys.stderr)
-            return 2
-        # the short runs see the first max(vectors, 64) tokens, as they always have (cached results)
-        wl = dataclasses.replace(wl_long, x_q=wl_long.x_q[:max(args.vectors, 64)])
 
-    entries = {}
-    for d in ([] if args.sweep_only else designs):
-        run.log(f"{d.name}: generic, standard-cell{', iCE40' if fpga else ''} flows")
-        if d.preset_only:
-            m = run.measure(d, preset_config, preset_vdir, preset_work, lib_path, fpga=fpga, pnr=pnr,
-                            jobs=args.jobs, hier=not args.no_blocks)
-            if "unavailable" not in m:
-                m["title"] += f" (preset {preset_config.name}: {preset_config.rows} x {preset_config.cols})"
-        else:
-            m = run.measure(d, config, verilog_dir, work, lib_path, fpga=fpga, pnr=pnr, jobs=args.jobs,
-                            hier=not args.no_blocks)
-        entries[d.name] = run.summarize(d.name, m, config, d)
-        e = entries[d.name]
-        if "unavailable" in e:
-            run.log(f"{d.name}: skipped ({e['unavailable'].splitlines()[0]})")
-        else:
-            run.log(f"{d.name}: {e.get('area_um2', 0):.0f} um2, {e.get('cells')} cells, "
-                    f"{e.get('transistors')} transistors, {e.get('ice40_luts')} LUTs, "
-                    + (f"Fmax {e['fmax_mhz']:.1f} MHz" if e.get("fmax_mhz") else "no Fmax"))
+def measure(args, st: Settings, lib_path: Path, ex) -> tuple[dict, dict]:
+    """Every flow of the main run and the sweep, in one batch on the executor: the area entries of
+    the main run, and of each sweep size ``{n: {design: entry}}``."""
+    reqs = requests(args, st)
+    run.log(f"{len(reqs)} designs on {ex.kind}")
+    plans = [run.plan(d, cfg, vdir, wd, lib_path, fpga=fpga, pnr=not args.no_pnr, hier=hier)
+             for _, d, cfg, vdir, wd, fpga, hier in reqs]
+    results = run.run_plans(plans, lib_path, ex)
+    entries, sweep_entries = {}, {}
+    for (label, d, cfg, *_), m in zip(reqs, results):
+        if label == "main" and d.preset_only and "unavailable" not in m:
+            m["title"] += f" (preset {cfg.name}: {cfg.rows} x {cfg.cols})"
+        e = run.summarize(d.name, m, st.config if label == "main" else cfg, d)
+        (entries if label == "main" else sweep_entries.setdefault(label, {}))[d.name] = e
+        if label == "main":
+            log_entry(d.name, e)
+    return entries, sweep_entries
 
-    energy = {}
-    if not args.no_energy:
-        names = [d.name for d in designs if d.name in ENERGY_WEIGHTS and d.name in entries]
-        energy = energy_runs(names, config, verilog_dir, work, lib_path, cells_v, wl, args.tiles,
-                             args.vectors, entries, steady=(args.steady_vectors, wl_long))
-        annotate_energy(energy, entries, library)
-        for name, e in energy.get("ungated", {}).items():
-            a = entries.get(name)
-            if a and "error" not in e and a.get("area_um2"):
-                a["measured_macs_per_cycle"] = e["macs_per_cycle"]
-                a["measured_macs_per_cycle_per_mm2"] = e["macs_per_cycle"] / (a["area_um2"] * 1e-6)
 
-    sweep_rows = []
-    if sizes:
-        fpga_sizes = set() if args.fpga_cached_only or args.no_fpga else \
-            {int(x) for x in args.sweep_fpga.split(",") if x.strip()}
-        sweep_rows = sweep(config, sizes, work, lib_path, cells_v, fpga_sizes,
-                           pnr, args.jobs, wl, not args.no_energy, args.tiles, args.vectors,
-                           entries, energy, steady=(args.steady_vectors, wl_long))
+def log_entry(name, e):
+    if "unavailable" in e:
+        run.log(f"{name}: skipped ({e['unavailable'].splitlines()[0]})")
+    else:
+        run.log(f"{name}: {e.get('area_um2', 0):.0f} um2, {e.get('cells')} cells, "
+                f"{e.get('transistors')} transistors, {e.get('ice40_luts')} LUTs, "
+                + (f"Fmax {e['fmax_mhz']:.1f} MHz" if e.get("fmax_mhz") else "no Fmax"))
 
+
+def main_energy(args, st, entries, lib_path, cells_v, library, wl, wl_long) -> dict:
+    if args.no_energy:
+        return {}
+    names = [d.name for d in st.designs if d.name in ENERGY_WEIGHTS and d.name in entries]
+    energy = energy_runs(names, st.config, st.verilog_dir, st.work, lib_path, cells_v, wl, args.tiles,
+                         args.vectors, entries, steady=(args.steady_vectors, wl_long))
+    annotate_energy(energy, entries, library)
+    for name, e in energy.get("ungated", {}).items():
+        a = entries.get(name)
+        if a and "error" not in e and a.get("area_um2"):
+            a["measured_macs_per_cycle"] = e["macs_per_cycle"]
+            a["measured_macs_per_cycle_per_mm2"] = e["macs_per_cycle"] / (a["area_um2"] * 1e-6)
+    return energy
+
+
+def sweep_rows(args, st, entries, energy, sweep_entries, lib_path, cells_v, library, wl, wl_long) -> list:
+    rows = []
+    for n in st.sizes:
+        if n not in sweep_entries:
+            run.log(f"sweep {n}x{n}: the configuration's own size, results of the main run")
+            rows += [_sweep_row(n, name, entries[name], energy) for name in D.SWEEP_DESIGNS if name in entries]
+            continue
+        cfg, wd = sweep_config(st.config, n), args.work / "sweep" / f"{n}x{n}"
+        en = {} if args.no_energy else energy_runs(
+            D.SWEEP_DESIGNS, cfg, wd / "verilog", wd, lib_path, cells_v, wl, args.tiles, args.vectors,
+            sweep_entries[n], label=f" sweep {n}x{n}", steady=(args.steady_vectors, wl_long), controls=False)
+        annotate_energy(en, sweep_entries[n], library)
+        rows += [_sweep_row(n, name, e, en) for name, e in sweep_entries[n].items()]
     for extra in args.merge_sweep:
         other = json.loads(Path(extra).read_text()).get("sweep", [])
-        have = {(r["rows"], r["design"]) for r in sweep_rows}
-        sweep_rows += [r for r in other if (r["rows"], r["design"]) not in have]
-    if sweep_rows and config.rows == config.cols and not any(r["rows"] == config.rows for r in sweep_rows):
-        sweep_rows += [_sweep_row(config.rows, n, entries[n], energy) for n in D.SWEEP_DESIGNS
-                       if "area_um2" in entries.get(n, {})]
-    sweep_rows.sort(key=lambda r: (r["rows"], r["design"]))
+        have = {(r["rows"], r["design"]) for r in rows}
+        rows += [r for r in other if (r["rows"], r["design"]) not in have]
+    c = st.config
+    if rows and c.rows == c.cols and not any(r["rows"] == c.rows for r in rows):
+        rows += [_sweep_row(c.rows, n, entries[n], energy) for n in D.SWEEP_DESIGNS
+                 if "area_um2" in entries.get(n, {})]
+    return sorted(rows, key=lambda r: (r["rows"], r["design"]))
 
-    meta = {
-        "config": json.loads(config.to_json()),
+
+def meta(st, lib_path, library, build, ex, t_start) -> dict:
+    return {
+        "config": json.loads(st.config.to_json()),
         "machine": run.machine(),
+        "executor": ex.kind,
         "liberty": {"file": str(lib_path), "library": library.name,
                     "package": (tech.tech_dir(build) / "PACKAGE").read_text().strip()
                     if (tech.tech_dir(build) / "PACKAGE").exists() else None,
@@ -369,8 +428,11 @@ def main(argv=None) -> int:
         },
         "seconds": round(time.time() - t_start, 1),
     }
-    area = {**meta, "designs": entries, "ratios": run.ratios(entries, run.AREA_METRICS), "sweep": sweep_rows}
-    en = {**meta, "workload": {"layer": wl.layer, "source": wl.source, "tiles": args.tiles,
+
+
+def write_reports(args, st, head, entries, energy, rows, wl, wl_long) -> None:
+    area = {**head, "designs": entries, "ratios": run.ratios(entries, run.AREA_METRICS), "sweep": rows}
+    en = {**head, "workload": {"layer": wl.layer, "source": wl.source, "tiles": args.tiles,
                                "vectors_per_tile": args.vectors} if wl else None,
           "method": "docs/synthesis.md#energy",
           "clock_gating": {"min_width": clockgate.MIN_WIDTH, "icg": "INVX1 + LATCH + AND2X2",
@@ -382,11 +444,33 @@ def main(argv=None) -> int:
                        "ratios": run.ratios({k: v for k, v in designs_v.items() if "error" not in v},
                                             ENERGY_RATIOS)}
         run.add_fetch_break_even(en[variant]["ratios"], designs_v)
-        en[variant]["per_token_array_estimate"] = per_token_estimate(designs_v, config, wl_long)
+        en[variant]["per_token_array_estimate"] = per_token_estimate(designs_v, st.config, wl_long)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "area.json").write_text(json.dumps(area, indent=1, default=float) + "\n")
     (args.out / "energy.json").write_text(json.dumps(en, indent=1, default=float) + "\n")
     report.write(area, en, args.out)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    build = ROOT / "build"
+    try:
+        st = settings(args)
+        lib_path, cells_v = tech.fetch(build)
+        wl, wl_long = workloads(args, st)
+        ex = executor.from_args(args)
+    except (UsageError, tech.TechError, executor.ExecutorError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    library = liberty.load(lib_path)
+    t_start = time.time()
+    with ex:
+        entries, sweep_entries = measure(args, st, lib_path, ex)
+        head = meta(st, lib_path, library, build, ex, t_start)
+    energy = main_energy(args, st, entries, lib_path, cells_v, library, wl, wl_long)
+    rows = sweep_rows(args, st, entries, energy, sweep_entries, lib_path, cells_v, library, wl, wl_long)
+    head["seconds"] = round(time.time() - t_start, 1)
+    write_reports(args, st, head, entries, energy, rows, wl, wl_long)
     run.log(f"wrote {args.out / 'area.json'}, {args.out / 'energy.json'}, {args.out / 'synth.md'} "
             f"({time.time() - t_start:.0f} s)")
     return 0

@@ -4,24 +4,19 @@ A design names where its Verilog comes from:
 
 * :func:`generated` - a file that ``python -m hdl.generate --config NAME --out build/verilog/NAME``
   writes (the generator is run once if the file is missing);
-* :func:`amaranth`  - an Amaranth component built here from the configuration (for blocks the
-  generator does not write on its own, e.g. single PEs, and for the array-size sweep);
+* :func:`datapath`  - a datapath component of ``hdl.generate.components`` converted here for any
+  size (PEs, decoder, arrays; the array-size sweep needs sizes that are no preset);
 * :func:`verilog`   - any Verilog file (tests use this).
 
 ``peak_macs`` gives the multiply-accumulates a design completes per cycle at full throughput, so
-that the report can state throughput per area; ``workload`` names the energy driver in
-:mod:`synth.workload` (None: no energy run).
+that the report can state throughput per area.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib
-import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .flows import Source
 
@@ -37,7 +32,6 @@ class Design:
     source: Callable          # (config, verilog_dir, work_dir) -> Source
     group: str = "block"      # "array", "pe", "block", "top"
     peak_macs: Callable | None = None   # config -> MACs per cycle at full throughput
-    workload: str | None = None         # energy driver name in synth.workload
     clock: str = "clk"
     reset: str = "rst"
     preset_only: bool = False   # generated for the presets only (measured at the preset's size)
@@ -76,6 +70,7 @@ def datapath(stem: str):
     def source(config, verilog_dir: Path, work_dir: Path) -> Source:
         try:
             import amaranth
+
             from hdl.generate import components, to_verilog
         except ImportError as e:
             raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
@@ -98,29 +93,6 @@ def datapath(stem: str):
     return source
 
 
-def amaranth(factory: str, **kwargs):
-    """An Amaranth component ``module:Class`` (or a function of the configuration returning a
-    component, ``module:function``), converted to Verilog under the work directory."""
-    def source(config, verilog_dir: Path, work_dir: Path) -> Source:
-        mod_name, attr = factory.split(":")
-        try:
-            obj = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError) as e:
-            raise DesignUnavailable(f"{factory} is not available: {e}") from None
-        kw = {k: (v(config) if callable(v) else v) for k, v in kwargs.items()}
-        comp = obj(**kw) if isinstance(obj, type) else obj(config, **kw)
-        from amaranth.back import verilog as av
-        name = attr.lower()
-        text = av.convert(comp, name=name, emit_src=False)
-        work_dir.mkdir(parents=True, exist_ok=True)
-        f = work_dir / f"{name}.v"
-        if not f.exists() or f.read_text() != text:
-            f.write_text(text)
-        return Source([f], name)
-    source.describe = f"amaranth {factory}"
-    return source
-
-
 def verilog(path, top: str | None = None):
     def source(config, verilog_dir, work_dir) -> Source:
         f = Path(path)
@@ -131,30 +103,26 @@ def verilog(path, top: str | None = None):
     return source
 
 
-_generated_once: set = set()
-
-
 def _run_generator(config, verilog_dir: Path):
-    key = (getattr(config, "name", str(config)), str(verilog_dir))
-    if key in _generated_once:
-        return
-    _generated_once.add(key)
-    if not (_root() / "hdl" / "generate.py").exists():
-        raise DesignUnavailable("hdl/generate.py does not exist yet")
+    """``python -m hdl.generate`` in this process (it skips files that are up to date)."""
+    try:
+        from hdl.generate import generate
+    except ImportError as e:
+        raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
     name = getattr(config, "name", str(config))
     print(f"synth: generating Verilog: python -m hdl.generate --config {name} --out {verilog_dir}",
           flush=True)
-    r = subprocess.run([sys.executable, "-m", "hdl.generate", "--config", name, "--out",
-                        str(verilog_dir)], cwd=_root(), capture_output=True, text=True)
-    if r.returncode != 0:
-        raise DesignUnavailable(f"hdl.generate failed:\n{r.stderr[-2000:]}")
+    try:
+        generate(name, Path(verilog_dir))
+    except (TypeError, ValueError) as e:
+        raise DesignUnavailable(f"hdl.generate failed: {e}") from None
 
 
 def top_of(path: Path, prefer: str | None = None) -> str:
     """The module of ``path`` that no other module instantiates (``prefer`` if it is defined)."""
     import re
     text = Path(path).read_text()
-    mods = re.findall(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)", text, re.M)
+    mods = re.findall(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)", text, re.MULTILINE)
     names = [m.lstrip("\\") for m in mods]
     if prefer and prefer in names:
         return prefer
@@ -162,7 +130,7 @@ def top_of(path: Path, prefer: str | None = None) -> str:
     for m in mods:
         for other in mods:
             if other != m and re.search(r"(^|\s)" + re.escape(m) + r"\s+(#\s*\(|\\?[\w.$]+\s*\()",
-                                        text, re.M):
+                                        text, re.MULTILINE):
                 insts.add(m.lstrip("\\"))
     tops = [n for n in names if n not in insts]
     if len(tops) != 1:
@@ -201,10 +169,10 @@ def _fineq_r2_macs(c):
 
 
 DESIGNS: list[Design] = [
-    Design("fineq_array", "FineQ array (temporal PEs, no multiplier)", datapath("fineq_array"), "array", _fineq_macs, "array"),
-    Design("fineq_r2_array", "FineQ array with radix-2 temporal PEs (x or 2x per pulse)", datapath("fineq_r2_array"), "array", _fineq_r2_macs, "array"),
-    Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", datapath("mac8x8_array"), "array", _array_macs, "array"),
-    Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", datapath("mac8x3_array"), "array", _array_macs, "array"),
+    Design("fineq_array", "FineQ array (temporal PEs, no multiplier)", datapath("fineq_array"), "array", _fineq_macs),
+    Design("fineq_r2_array", "FineQ array with radix-2 temporal PEs (x or 2x per pulse)", datapath("fineq_r2_array"), "array", _fineq_r2_macs),
+    Design("mac8x8_array", "INT8 x INT8 MAC array (W8A8 baseline)", datapath("mac8x8_array"), "array", _array_macs),
+    Design("mac8x3_array", "INT8 x 3-bit MAC array (same weights as FineQ)", datapath("mac8x3_array"), "array", _array_macs),
     Design("temporal_pe", "FineQ temporal PE", datapath("temporal_pe"), "pe", lambda c: 1 / c.code_length),
     Design("temporal_pe_r2", "FineQ radix-2 temporal PE", datapath("temporal_pe_r2"), "pe", lambda c: 1 / -(-c.code_length // 2)),
     Design("mac8x8_pe", "INT8 x INT8 MAC PE", datapath("mac8x8_pe"), "pe", lambda c: 1),
@@ -234,7 +202,3 @@ def by_name(names=None) -> list[Design]:
     if bad:
         raise ValueError(f"unknown design(s) {bad}; known: {', '.join(known)}")
     return [known[n] for n in names]
-
-
-def replace_config(config, **changes):
-    return dataclasses.replace(config, **changes)

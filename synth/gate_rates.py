@@ -121,7 +121,7 @@ def gated_netlist(d, cfg, vdir: Path, wdir: Path, lib_path: Path) -> tuple:
     src.sram_macros = d.sram_macros
     key = D.fingerprint(src, run.FLOW_VERSION, Path(lib_path).name, False)
     cg = clockgate.MIN_WIDTH
-    res = run._cached(wdir / d.name / "asic_cg", key + f"cg{cg}v{clockgate.VERSION}", lambda: flows.asic(
+    res = run.cached(wdir / d.name / "asic_cg", key + f"cg{cg}v{clockgate.VERSION}", lambda: flows.asic(
         src, wdir / d.name / "asic_cg", lib_path, hier=False, clock_gating=cg, clock=d.clock))
     return src, res
 
@@ -154,7 +154,7 @@ def array_rates(names, config, size: int, *, tiles=4, vectors=16, steady=64, log
             raise E.EnergyError(f"{name}: no gated energy run ({(est or {}).get('error')})")
         ports = flows.ports_of(src, wdir / name / "ports")
         fp = D.fingerprint(src, run.FLOW_VERSION, "idle", IDLE_CYCLES, E.SEQ_MODELS, E.SEQ_DELAY_NS)
-        idle = run._cached(wdir / name / "idle_cg", fp, lambda a=asic, s=src, p=ports, n=name: idle_run(
+        idle = run.cached(wdir / name / "idle_cg", fp, lambda a=asic, s=src, p=ports, n=name: idle_run(
             Path(a["netlist_v"]), Path(a["netlist_json"]), cells_v, s.top, p, library, wdir / n / "idle_cg"))
         out[name] = rates_from_estimate(name, est, idle["energy_pj"] / idle["cycles"],
                                         f"gated gate-level runs at {size}x{size}: {tiles} tiles x "
@@ -205,6 +205,6 @@ def vector_unit_rate(config, acc: np.ndarray, rq, label: str, n_elems: int = VU_
                          clock=d.clock)
         return {"elements": len(words), "cycles": sim["cycles"], "energy_pj": est["energy_pj"],
                 "breakdown_pj": est["breakdown_pj"], "check": f"{len(words)} outputs bit-exact"}
-    res = run._cached(wdir / d.name / "energy_cg_vu", fp, go)
+    res = run.cached(wdir / d.name / "energy_cg_vu", fp, go)
     return {**res, "element_pj": res["energy_pj"] / res["elements"], "workload": label,
             "area_um2": asic.get("area_um2")}

@@ -271,7 +271,7 @@ def load(path) -> Library:
     """Read a Liberty file into a :class:`Library` (units: pF, ns, pJ, nW, V)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"liberty file {path} does not exist (run `python -m synth fetch-liberty`)")
+        raise FileNotFoundError(f"liberty file {path} does not exist (`python -m synth` fetches it into build/synth/tech/ with apt-get download; or set FINEQ_LIBERTY)")
     root = parse(path.read_text(errors="replace"))
     return from_group(root, str(path))
 

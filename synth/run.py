@@ -7,13 +7,13 @@ import platform
 import subprocess
 import sys
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
-from . import clockgate
+from . import clockgate, flow_task, flows
 from . import designs as D
-from . import flows, tech
+from .executor import Executor
 
 FLOW_VERSION = 5   # bump when a flow's script changes, so cached results are redone
 
@@ -22,22 +22,8 @@ def log(msg):
     print(f"synth [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _cached(workdir: Path, key: str, fn, alt_keys=()):
-    f = workdir / "result.json"
-    if f.exists():
-        try:
-            data = json.loads(f.read_text())
-            if data.get("key") == key or data.get("key") in alt_keys:
-                return data["result"]
-        except (json.JSONDecodeError, KeyError):
-            pass
-    res = fn()
-    workdir.mkdir(parents=True, exist_ok=True)
-    f.write_text(json.dumps({"key": key, "result": res}, indent=1))
-    return res
-
-
-def _peek(workdir: Path, keys):
+def peek(workdir: Path, keys):
+    """The cached result in ``workdir`` if its key is one of ``keys``, else None."""
     f = workdir / "result.json"
     if f.exists():
         try:
@@ -49,54 +35,114 @@ def _peek(workdir: Path, keys):
     return None
 
 
-def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
-            fpga=True, pnr=True, jobs=1, hier=True, gating=True) -> dict:
-    """All area/timing flows on one design; a dict of results (or an 'unavailable' note)."""
+def store(workdir: Path, key: str, result) -> None:
+    """File ``result`` under ``key``: written whole to a temporary name, then renamed, so that an
+    interrupted run never leaves a truncated result.json behind."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = workdir / "result.json.tmp"
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=1))
+    tmp.replace(workdir / "result.json")
+
+
+def cached(workdir: Path, key: str, fn, alt_keys=()):
+    """``fn()``, unless ``workdir`` holds a result under ``key`` (or an older alias of it)."""
+    hit = peek(workdir, (key, *alt_keys))
+    if hit is not None:
+        return hit
+    res = fn()
+    store(workdir, key, res)
+    return res
+
+
+@dataclass
+class Job:
+    """One flow of one design: where its result is filed, under which key, and how to run it."""
+    design: str
+    flow: str
+    workdir: Path
+    key: str
+    alt_keys: tuple
+    src: flows.Source
+    params: dict
+
+
+@dataclass
+class Plan:
+    """What :func:`measure` does for one design: the jobs to run and the results already known."""
+    out: dict
+    jobs: list = dc_field(default_factory=list)
+    known: dict = dc_field(default_factory=dict)
+
+
+def plan(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
+         fpga=True, pnr=True, hier=True, gating=True) -> Plan:
+    """The flows of one design: cached results are read here, the rest become jobs."""
     wd = work / design.name
     try:
         src = design.source(config, verilog_dir, wd / "rtl")
     except D.DesignUnavailable as e:
-        return {"unavailable": str(e)}
+        return Plan({"unavailable": str(e)})
     src.sram_macros = design.sram_macros
     key = D.fingerprint(src, FLOW_VERSION, Path(liberty).name, False)
     alt = (D.fingerprint(src, FLOW_VERSION, Path(liberty).name, True),)   # keys of earlier runs
-    out = {"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]}
-    tasks = {
-        "generic": lambda: _cached(wd / "generic", key, lambda: flows.generic(src, wd / "generic"), alt),
-        "asic": lambda: _cached(wd / "asic", key, lambda: flows.asic(src, wd / "asic", liberty, hier=False), alt),
-    }
+    p = Plan({"title": design.title, "top": src.top, "sources": [str(f) for f in src.files]})
+
+    def job(flow, sub, k, alts, run_it=True, **params):
+        hit = peek(wd / sub, (k, *alts))
+        if hit is not None:
+            p.known[flow] = hit
+        elif run_it:
+            p.jobs.append(Job(design.name, flow, wd / sub, k, alts, src, params))
+
+    job("generic", "generic", key, alt)
+    job("asic", "asic", key, alt)
     if gating:      # the same standard-cell flow with clock gating (synth/clockgate.py)
         cg = clockgate.MIN_WIDTH
-        tasks["asic_cg"] = lambda: _cached(wd / "asic_cg", key + f"cg{cg}v{clockgate.VERSION}", lambda: flows.asic(
-            src, wd / "asic_cg", liberty, hier=False, clock_gating=cg, clock=design.clock))
-    if not hier and design.group in ("array", "top"):
-        blocks = _peek(wd / "asic_hier", (key,) + alt)     # a breakdown made earlier, not redone
-        if blocks is not None:
-            tasks["blocks"] = (lambda b=blocks: b)
-    if hier and design.group in ("array", "top"):
-        tasks["blocks"] = lambda: _cached(wd / "asic_hier", key, lambda: flows.asic_blocks_run(src, wd / "asic_hier", liberty), alt)
-    if fpga == "cached":        # report iCE40 results made earlier, run nothing new
-        for t, sub in (("ice40", "ice40_nodsp"), ("ice40_dsp", "ice40_dsp")):
-            peek = _peek(wd / sub, tuple(k + f"{pnr}" for k in (key,) + alt))
-            if peek is not None:
-                tasks[t] = (lambda p=peek: p)
-    elif fpga:
+        job("asic_cg", "asic_cg", key + f"cg{cg}v{clockgate.VERSION}", (), min_width=cg, clock=design.clock)
+    if design.group in ("array", "top"):    # without hier: a breakdown made earlier, not redone
+        job("blocks", "asic_hier", key, alt, run_it=hier)
+    if fpga:        # "cached": report iCE40 results made earlier, run nothing new
         alt_p = tuple(a + f"{pnr}" for a in alt)
-        tasks["ice40"] = lambda: _cached(wd / "ice40_nodsp", key + f"{pnr}",
-                                         lambda: flows.ice40(src, wd / "ice40_nodsp", dsp=False, pnr=pnr, clock=design.clock), alt_p)
-        tasks["ice40_dsp"] = lambda: _cached(wd / "ice40_dsp", key + f"{pnr}",
-                                             lambda: flows.ice40(src, wd / "ice40_dsp", dsp=True, pnr=pnr, clock=design.clock), alt_p)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
-        futs = {k: ex.submit(v) for k, v in tasks.items()}
-        res = {}
-        for k, f in futs.items():
-            try:
-                res[k] = f.result()
-            except Exception as e:      # noqa: BLE001 - one failing flow must not hide the rest
-                res[k] = {"error": f"{type(e).__name__}: {e}"}
-                log(f"{design.name}: {k} failed: {e}")
-    out.update(res)
-    return out
+        for flow, sub in (("ice40", "ice40_nodsp"), ("ice40_dsp", "ice40_dsp")):
+            job(flow, sub, key + f"{pnr}", alt_p, run_it=fpga is True, pnr=pnr, clock=design.clock)
+    return p
+
+
+def run_plans(plans: list[Plan], liberty: Path, ex: Executor) -> list[dict]:
+    """Run the jobs of every plan on ``ex``; file each result (here, on the client) as it comes
+    back; one dict of results per plan."""
+    jobs = [(i, j) for i, p in enumerate(plans) for j in p.jobs]
+    ship = ex.remote
+    args = []
+    for _, j in jobs:
+        texts = flow_task.pack(j.src.files, liberty) if ship else None
+        args.append((j.flow, [str(f) for f in j.src.files], j.src.top, j.src.sram_macros, str(liberty),
+                     j.params, str(j.workdir), ship, texts))
+    results = [dict(p.known) for p in plans]
+    for n, answer, err in ex.map(flow_task.run_flow, args):
+        i, j = jobs[n]
+        if err is not None:         # one failing flow must not hide the rest
+            results[i][j.flow] = {"error": f"{type(err).__name__}: {err}"}
+            log(f"{j.design}: {j.flow} failed: {err}")
+            continue
+        res = flow_task.unpack(answer, j.workdir)
+        store(j.workdir, j.key, res)
+        results[i][j.flow] = res
+        log(f"{j.design}: {j.flow} done")
+    return [{**p.out, **r} if "unavailable" not in p.out else p.out for p, r in zip(plans, results)]
+
+
+def measure_all(requests: list[tuple], liberty: Path, ex: Executor, **kw) -> list[dict]:
+    """:func:`plan` for every (design, config, verilog_dir, work) and one :func:`run_plans`."""
+    return run_plans([plan(d, c, v, w, liberty, **kw) for d, c, v, w in requests], liberty, ex)
+
+
+def measure(design: D.Design, config, verilog_dir: Path, work: Path, liberty: Path,
+            fpga=True, pnr=True, jobs=1, hier=True, gating=True) -> dict:
+    """All area/timing flows on one design; a dict of results (or an 'unavailable' note)."""
+    with Executor(jobs=jobs) as ex:
+        return measure_all([(design, config, verilog_dir, work)], liberty, ex, fpga=fpga, pnr=pnr,
+                           hier=hier, gating=gating)[0]
 
 
 def summarize(name, m, config, design: D.Design) -> dict:
@@ -232,16 +278,14 @@ def add_fetch_break_even(ratios: dict, energy: dict, target: float = PAPER_EFFIC
 def machine() -> dict:
     def ver(cmd):
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            r = subprocess.run(cmd, check=False, capture_output=True, text=True)
             return (r.stdout.strip() or r.stderr.strip()).splitlines()[0]
         except (OSError, IndexError):
             return None
     cpu = None
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
     except OSError:
         pass
     import os
