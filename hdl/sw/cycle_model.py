@@ -29,6 +29,7 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import AcceleratorConfig
+from hdl.soc.vector_unit import LATENCY as VU_LATENCY
 
 __all__ = ["Latency", "LATENCY", "tile_beats", "model_cycles", "ideal_cycles", "job_bytes",
            "useful_pulses"]
@@ -43,7 +44,9 @@ class Latency:
     p_block: int = 3  # per block: bus cycles a parameter burst costs beyond its beats
     w_lag: int = 3  # weight word arrival to its load into the shadow registers
     drain: int = 6  # last vector's beat to its sums in the accumulator
-    row: int = 10  # per token of the last block: burst set-up, vector unit, response
+    # per token of the last block: burst set-up and response (7, fitted as 10 with the 3-cycle
+    # vector unit of before), then the vector unit's pipeline
+    row: int = 7 + VU_LATENCY
     finish: int = 4  # last write response to DONE
 
 
