@@ -28,11 +28,12 @@ $(STAMP): pyproject.toml scripts/setup.sh
 DEMO_SYNTH_DESIGNS := fineq_array,fineq_r2_array,mac8x8_array,mac8x3_array,temporal_pe,temporal_pe_r2,mac8x8_pe,mac8x3_pe,decoder,vector_unit
 
 demo: setup
-	$(PY) -m quant eval
+	# FineQ against RTN at 3 and 4 bits on MiniLM (all six baselines: python -m quant eval)
+	$(PY) -m quant eval --methods fineq rtn3 rtn4
 	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
-	# the quantization study's headline rows on MiniLM: FineQ with error feedback (the winner at 2.7 bits) against
-	# the 4x rule and 4-bit RTN (every method: make bench)
-	$(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods rtn4 fineq fineq-ef-emin-d30
+	# the quantization study's headline row on MiniLM: FineQ with error feedback, error-minimising formats and 30%
+	# dampening, the winner at 2.7 bits (compare with the eval's rows above; every method: make bench)
+	$(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods fineq-ef-emin-d30
 	# Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens per text (the
 	# calibrated rows, fineq-v2-ef-emin-g96-d10 first, need tens of minutes of calibration: make bench)
 	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
