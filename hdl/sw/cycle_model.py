@@ -18,6 +18,10 @@ block of ``cols`` channels, K tile) with the mechanisms of docs/accelerator.md:
 The fixed latencies (``Latency``) were fitted once on ``tiny`` jobs with the cocotbext-axi
 memory (``python -m verif.top_perf --calibrate``) and are used unchanged for every other build
 and job; ``verif.top_perf --validate`` measures the model against jobs outside the fit.
+Known gap: the write-back of blocks other than the last is taken to overlap the array's work; in
+write-back-bound jobs (many tokens, few K tiles, e.g. tiny 17 x 12 x 8) every row's burst set-up
+and vector-unit latency are exposed and the model undercounts (-31% there with the 5-cycle unit,
+-26% with the 3-cycle one).
 """
 
 from __future__ import annotations
