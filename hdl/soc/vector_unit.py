@@ -148,7 +148,7 @@ class VectorUnit(wiring.Component):
 
 def _booth_digit(mult, d):
     """Radix-4 Booth digit d of an unsigned multiplier, in {-2..2}: (one, two, negative)."""
-    bit = lambda k: mult[k] if 0 <= k < len(mult) else Const(0, 1)  # noqa: E731
+    bit = lambda k: mult[k] if 0 <= k < len(mult) else Const(0, 1)
     b2, b1, b0 = bit(2 * d + 1), bit(2 * d), bit(2 * d - 1)
     return b1 ^ b0, (b2 & ~b1 & ~b0) | (~b2 & b1 & b0), b2
 
