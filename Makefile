@@ -22,18 +22,29 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh "$(VENV)" $(APT_PACKAGES)
 	touch $(STAMP)
 
+# The demo: every step a newcomer needs, each small enough that the whole job takes under 10 minutes
+# on a 2-core machine from a fresh clone (timings per step in README.md); `make bench` runs the full
+# versions (every method, more windows, the array-size sweep, the roofline sweep).
+DEMO_SYNTH_DESIGNS := fineq_array,fineq_r2_array,mac8x8_array,mac8x3_array,temporal_pe,temporal_pe_r2,mac8x8_pe,mac8x3_pe,decoder,vector_unit
+
 demo: setup
-	$(PY) -m quant eval
+	# FineQ against RTN at 3 and 4 bits on MiniLM (all six baselines: python -m quant eval)
+	$(PY) -m quant eval --methods fineq rtn3 rtn4
 	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
-	# Gemma-3-270M headline perplexity rows: a reduced run (1 window of 1024 tokens per text) that reuses the
-	# calibration text, Hessians and quantized layers cached under build/ by `make bench` (first run: tens of minutes)
-	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods $(LLM_HEADLINE)
+	# the quantization study's headline row on MiniLM: FineQ with error feedback, error-minimising formats and 30%
+	# dampening, the winner at 2.7 bits (compare with the eval's rows above; every method: make bench)
+	$(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods fineq-ef-emin-d30
+	# Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens per text (the
+	# calibrated rows, fineq-v2-ef-emin-g96-d10 first, need tens of minutes of calibration: make bench)
+	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
 	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 16 --out build/vectors/gemma-l0-down_proj.npz
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
 	# a whole real layer (MiniLM 384 x 384, 8 tokens) through the accelerator, bit-exact, on both simulators
 	$(PY) -m verif.top_perf --sim icarus verilator --config default --tokens 8 --buses 4 --kinds fineq
-	$(PY) -m synth --config default --size 8 --sweep 4,8
+	# area, timing and gate-level energy of the 4 x 4 arrays, PEs, decoder and vector unit on a short workload (the
+	# 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
+	$(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
 
 test: setup
 	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q

@@ -1,17 +1,20 @@
 """Vector unit: per-output-channel requantization of INT32 sums to INT8 (docs/numbers.md)."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "in_layout",
-           "out_layout"]
+__all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "LATENCY",
+           "in_layout", "out_layout"]
 
 # The same constants as quant.core.golden (checked by the tests, not imported: hdl stays numpy-free).
 MULT_BITS = 15
 SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = 1, 47
 ACC_WIDTH = 32
+BOOTH_DIGITS = (MULT_BITS + 2) // 2  # radix-4 digits of the unsigned multiplier
+LATENCY = 5  # cycles from an accepted input to its output (4 stages, the output FIFO)
 
 
 def in_layout(acc_width: int = ACC_WIDTH) -> data.StructLayout:
@@ -37,10 +40,28 @@ class VectorUnit(wiring.Component):
     with the unsigned 15-bit multiplier exactly (48 bits), the shift is arithmetic (flooring), so
     adding ``2**(shift-1)`` first rounds to nearest with ties toward +infinity, and the result
     saturates to [-128, 127]. With ``bypass`` the output is ``acc`` itself (no bias, no rounding).
-    ``shift`` must be in 1..47; the controller rejects other values before they get here.
+    ``shift`` must be in 1..47 (the controller rejects other values); ``shift = 0`` adds no
+    rounding constant, so the result is ``sat8(t * mult)``.
 
-    Latency: 3 cycles (three registered stages: add, multiply, round/shift/saturate).
-    Throughput: one element per cycle; the whole pipeline holds while ``o`` is back-pressured.
+    Four pipeline stages, none with more than one short carry-propagate adder (ABC maps an
+    n-bit adder here to about 0.15 ns a bit: the unpipelined 49-bit round/shift/saturate stage
+    set the whole accelerator's clock), and a FIFO:
+
+    0. the inputs, registered (bypass becomes ``bias = 0, mult = 1, shift = 0``);
+    1. ``t = acc + bias`` (carry-select); the radix-4 Booth digits of ``mult``; ``2**(shift-1)``;
+    2. the eight partial products ``t * digit * 4**d``, the rounding constant and the negation
+       bits reduced to a sum and a carry word by a carry-save tree (all modulo 2**49);
+    3. ``r = sum + carry``: the low 24 bits, and the high 25 bits for both carries into them;
+    4. the high half picked, ``y = r >> shift`` (arithmetic: with the constant, round half up),
+       saturation (or ``y = t = acc`` in bypass), written into the output FIFO.
+
+    The stages never stall: ``i.ready`` is high while fewer than ``LATENCY + 1`` elements are
+    in flight or in the FIFO, so nothing is lost or duplicated under back-pressure, and the
+    stage registers have no enable multiplexer (nor a combinational path from ``o.ready``).
+    ``busy`` is high while an element is in flight or waiting.
+
+    Latency: :data:`LATENCY` cycles from the cycle an element is taken to the first cycle it is
+    offered on ``o``. Throughput: one element per cycle.
     """
 
     def __init__(self, *, acc_width: int = ACC_WIDTH):
@@ -52,45 +73,111 @@ class VectorUnit(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(in_layout(acc_width))),
             "o": Out(stream.Signature(out_layout(acc_width))),
+            "busy": Out(1),  # an element is in the pipeline or waiting at the output
         })
 
     def elaborate(self, platform):
         m = Module()
-        aw = self.acc_width
-        en = ~self.o.valid | self.o.ready
-        m.d.comb += self.i.ready.eq(en)
+        tw = max(self.acc_width, 32) + 1  # exact acc + bias
+        w = tw + MULT_BITS + 1  # t * mult + 2**(shift-1), exact, signed; all sums are mod 2**w
+        i = self.i.payload
 
-        # Stage 1: t = acc + bias, exact.
-        v1 = Signal()
-        t = Signal(signed(max(aw, 32) + 1))
-        s1 = Signal(in_layout(aw))
-        # Stage 2: p = t * mult, exact.
-        v2 = Signal()
-        p = Signal(signed(len(t) + MULT_BITS))
-        s2 = Signal(in_layout(aw))
+        # The stages never stall (no enable multiplexer in front of their registers): the input
+        # takes an element only while the output FIFO has room for everything in flight.
+        m.submodules.fifo = fifo = SyncFIFO(width=self.acc_width + 1, depth=LATENCY + 1)
+        count = Signal(range(LATENCY + 2))  # accepted, not yet delivered
+        take, give = self.i.valid & self.i.ready, self.o.valid & self.o.ready
+        m.d.comb += [self.i.ready.eq(count < LATENCY + 1), self.busy.eq(count != 0)]
+        m.d.sync += count.eq(count + take - give)
+        m.d.comb += [self.o.valid.eq(fifo.r_rdy), fifo.r_en.eq(self.o.ready),
+                     self.o.payload.data.eq(fifo.r_data[:-1]), self.o.payload.last.eq(fifo.r_data[-1])]
 
-        with m.If(en):
-            m.d.sync += [
-                v1.eq(self.i.valid),
-                t.eq(self.i.payload.acc + self.i.payload.bias),
-                s1.eq(self.i.payload),
-                v2.eq(v1),
-                p.eq(t * s1.mult),  # unsigned mult: the product is signed, exact
-                s2.eq(s1),
-                self.o.valid.eq(v2),
-            ]
+        def reg(name, shape, value):
+            sig = Signal(shape, name=name)
+            m.d.sync += sig.eq(value)
+            return sig
 
-        # Stage 3: round to nearest, ties toward +inf (add half, then floor-shift), saturate.
-        half = Signal(unsigned(SHIFT_MAX))
-        m.d.comb += half.eq(Const(1, 1) << (s2.shift - 1)[:SHIFT_BITS])
-        rounded = Signal(signed(len(p) + 1))
-        m.d.comb += rounded.eq(p + half)
-        y = Signal(signed(len(p) + 1))
-        m.d.comb += y.eq(rounded >> s2.shift)  # arithmetic shift of a signed value: floor
+        def control(k, valid, bypass, last, shift):
+            return (reg(f"valid{k}", 1, valid), reg(f"bypass{k}", 1, bypass),
+                    reg(f"last{k}", 1, last), reg(f"shift{k}", SHIFT_BITS, shift))
+
+        # 0: the inputs, bypass as mult 1, shift 0, bias 0 (then y = acc exactly)
+        acc0 = reg("acc0", signed(32), i.acc)
+        bias0 = reg("bias0", signed(32), Mux(i.bypass, 0, i.bias))
+        mult0 = reg("mult0", MULT_BITS, Mux(i.bypass, 1, i.mult))
+        ctl0 = control(0, take, i.bypass, i.last, Mux(i.bypass, 0, i.shift))
+
+        # 1: t = acc + bias (carry-select), the multiplier's radix-4 Booth digits, 2**(shift-1)
+        t1 = reg("t1", signed(tw), _carry_select(_sign_extend(acc0, tw), _sign_extend(bias0, tw),
+                                                 0, tw, 14)[0])
+        digits = [_booth_digit(mult0, d) for d in range(BOOTH_DIGITS)]
+        one1, two1, neg1 = (reg(f"{n}1", BOOTH_DIGITS, Cat(*(d[k] for d in digits)))
+                            for k, n in enumerate(("one", "two", "neg")))
+        s0 = ctl0[3]
+        half1 = reg("half1", SHIFT_MAX, Mux(s0 == 0, 0, Const(1, SHIFT_MAX) << (s0 - 1)[:SHIFT_BITS]))
+        ctl1 = control(1, *ctl0)
+
+        # 2: the partial products t * digit * 4**d, the constant and the negation bits: a
+        #    carry-save tree down to two operands
+        t_ext = Signal(w)
+        m.d.comb += t_ext.eq(t1)  # sign-extended
+        ops = [half1, Cat(*(Cat(neg1[d], Const(0, 1)) for d in range(BOOTH_DIGITS)))[:w]]
+        for d in range(BOOTH_DIGITS):
+            sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
+            ops.append(((sel ^ neg1[d].replicate(w)) << (2 * d))[:w])
+        s, c = _carry_save_tree(ops, w)
+        sum2, carry2 = reg("sum2", w, s), reg("carry2", w, c)
+        ctl2 = control(2, *ctl1)
+
+        # 3: r = sum + carry: the low half, and the high half for both carries into it
+        lo = w // 2
+        r_lo, cy = _carry_select(sum2[:lo], carry2[:lo], 0, lo, 13)
+        r_lo3, cy3 = reg("r_lo3", lo, r_lo), reg("cy3", 1, cy)
+        hi0 = reg("r_hi0_3", w - lo, _carry_select(sum2[lo:], carry2[lo:], 0, w - lo, 13)[0])
+        hi1 = reg("r_hi1_3", w - lo, _carry_select(sum2[lo:], carry2[lo:], 1, w - lo, 13)[0])
+        valid3, bypass3, last3, shift3 = control(3, *ctl2)
+
+        # 4: arithmetic shift (floor; with the constant, round half up), saturation, into the FIFO
+        r = Cat(r_lo3, Mux(cy3, hi1, hi0)).as_signed()
+        y = Signal(signed(w))
+        m.d.comb += y.eq(r >> shift3)
         sat = Mux(y > 127, 127, Mux(y < -128, -128, y))
-        with m.If(en):
-            m.d.sync += [
-                self.o.payload.data.eq(Mux(s2.bypass, s2.acc, sat)),
-                self.o.payload.last.eq(s2.last),
-            ]
+        m.d.comb += [fifo.w_en.eq(valid3), fifo.w_data.eq(Cat(Mux(bypass3, y, sat)[:self.acc_width], last3))]
         return m
+
+
+def _booth_digit(mult, d):
+    """Radix-4 Booth digit d of an unsigned multiplier, in {-2..2}: (one, two, negative)."""
+    bit = lambda k: mult[k] if 0 <= k < len(mult) else Const(0, 1)
+    b2, b1, b0 = bit(2 * d + 1), bit(2 * d), bit(2 * d - 1)
+    return b1 ^ b0, (b2 & ~b1 & ~b0) | (~b2 & b1 & b0), b2
+
+
+def _carry_save_tree(ops, w):
+    """Three operands to two (sum and carry) until two are left, modulo 2**w."""
+    ops = list(ops)
+    while len(ops) > 2:
+        nxt = []
+        while len(ops) >= 3:
+            a, b, c = ops.pop(0), ops.pop(0), ops.pop(0)
+            nxt += [(a ^ b ^ c)[:w], (((a & b) | (a & c) | (b & c)) << 1)[:w]]
+        ops = nxt + ops
+    return ops
+
+
+def _carry_select(a, b, cin, w, k):
+    """``a + b + cin`` modulo 2**w (``a``, ``b`` w bits wide) as chunks of k bits, each computed
+    for both carries and picked by the carry of the chunk below: (sum, carry out). A chunk of
+    k bits ripples in about as long as ABC's mapping of a k-bit adder (0.15 ns a bit here)."""
+    parts, carry = [], cin
+    for lo in range(0, w, k):
+        hi = min(w, lo + k)
+        x, y = a[lo:hi], b[lo:hi]
+        s0, s1 = x + y, x + y + 1
+        parts.append(Mux(carry, s1[:hi - lo], s0[:hi - lo]))
+        carry = Mux(carry, s1[hi - lo], s0[hi - lo])
+    return Cat(*parts), carry
+
+
+def _sign_extend(v, w):
+    return Cat(v, v[-1].replicate(w - len(v)))

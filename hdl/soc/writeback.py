@@ -106,7 +106,7 @@ class WriteBack(wiring.Component):
         with m.If(self.go):
             m.d.sync += [state.eq(0), tok.eq(0), b.eq(0), chunk.eq(0), s.eq(0), col.eq(0),
                          row.eq(self.y_addr), chunk_row.eq(self.y_addr), n0.eq(0)]
-        m.d.comb += self.done.eq((state == 3) & ~self.wr_busy & ~self.wr_start & ~vu.o.valid
+        m.d.comb += self.done.eq((state == 3) & ~self.wr_busy & ~self.wr_start & ~vu.busy
                                  & ~packer.o.valid)
         return m
 

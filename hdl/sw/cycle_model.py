@@ -31,6 +31,7 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import AcceleratorConfig
+from hdl.soc.vector_unit import LATENCY as VU_LATENCY
 
 __all__ = ["Latency", "LATENCY", "tile_beats", "model_cycles", "ideal_cycles", "job_bytes",
            "useful_pulses"]
@@ -46,7 +47,7 @@ class Latency:
     p_block: int = 0  # per block: bus cycles a parameter burst costs beyond its beats
     w_lag: int = 14  # weight word arrival to its load into the shadow registers
     drain: int = 0  # last vector's beat to its sums in the accumulator
-    row: int = 7  # per token of a block's write-back: burst set-up, vector unit, response
+    row: int = 4 + VU_LATENCY  # per token of a block's write-back: burst set-up, the vector unit, response
     finish: int = 19  # last write response to DONE
 
 

@@ -156,3 +156,87 @@ def test_real_layer_parameters():
 def test_bad_arguments(arg, error):
     with pytest.raises(error, match="acc_width must be"):
         VectorUnit(acc_width=arg)
+
+
+def random_cases(rng: random.Random, n: int):
+    """Random elements over the whole contract: any INT32 sum (INT32_MIN included), any
+    multiplier the golden model makes (normal and folded), every shift 1..47."""
+    cases = []
+    for _ in range(n):
+        t = rng.choice([INT32_MIN, INT32_MAX, rng.randint(INT32_MIN, INT32_MAX),
+                        rng.randint(-2**16, 2**16), rng.randint(-300, 300)])
+        bias = rng.randint(max(INT32_MIN, t - INT32_MAX), min(INT32_MAX, t - INT32_MIN))
+        mult = rng.choice([rng.randint(2**14, 2**15 - 1), rng.randint(1, 2**14), 2**15 - 1])
+        cases.append((t - bias, bias, mult, rng.randint(vu.SHIFT_MIN, vu.SHIFT_MAX)))
+    return cases
+
+
+def test_random_elements_under_stalls_on_both_sides():
+    """Random idle input cycles and random back-pressure: every output in order, none lost."""
+    rng = random.Random(5)
+    cases = random_cases(rng, 400)
+    # the INT32 extremes at both saturation bounds and at the largest shift
+    cases += [(INT32_MIN, 0, 2**15 - 1, 1), (INT32_MAX, 0, 2**15 - 1, 1),
+              (INT32_MIN, 0, 2**15 - 1, vu.SHIFT_MAX), (INT32_MAX, 0, 2**15 - 1, vu.SHIFT_MAX),
+              (INT32_MIN, 0, 2**14, 39), (INT32_MAX, 0, 2**14, 39), (INT32_MIN + 5, -5, 1, 1)]
+    flags = [int(rng.random() < 0.2) for _ in cases]
+    check(cases, flags, run(cases, flags, pause=0.5, seed=6))
+
+
+def test_per_token_mode_parameters():
+    """Per-token mode (golden.make_requant_per_token: no bias, mult / 2**shift ~ s_w / sigma)
+    is the same per-channel requantizer; fineq-v2 group factors act in the accumulator, not here."""
+    rng = np.random.default_rng(7)
+    n = 48
+    rq = golden.make_requant_per_token(rng.uniform(0.001, 0.05, size=n), 3.0)
+    acc = rng.integers(-2**20, 2**20, size=n)
+    cases = [(int(a), int(b), int(mu), int(s)) for a, b, mu, s in
+             zip(acc, rq.bias, rq.mult, rq.shift, strict=True)]
+    assert all(b == 0 for _, b, _, _ in cases)
+    flags = [0] * n
+    check(cases, flags, run(cases, flags, pause=0.3, seed=8))
+
+
+def exact(t, mult, shift):
+    """round-half-up(t * mult / 2**shift), saturated: Python integers, for inputs outside the
+    golden model's contract (which rejects them)."""
+    p = t * mult
+    y = (p + (1 << (shift - 1))) >> shift if shift else p
+    return max(-128, min(127, y))
+
+
+def test_outside_the_contract_shift_zero_and_int32_overflowing_sums():
+    """shift 0 adds no rounding constant; acc + bias beyond INT32 is still exact (33 bits)."""
+    cases = [(a, 0, m, 0) for a in (0, 1, -1, 127, 128, -128, -129, INT32_MIN, INT32_MAX)
+             for m in (1, 2**15 - 1)]
+    cases += [(INT32_MIN, INT32_MIN, 2**15 - 1, s) for s in (1, 40, vu.SHIFT_MAX)]
+    cases += [(INT32_MAX, INT32_MAX, 2**15 - 1, s) for s in (1, 40, vu.SHIFT_MAX)]
+    got = run(cases, [0] * len(cases), pause=0.3, seed=9)
+    for (acc, bias, mult, shift), g in zip(cases, got, strict=True):
+        assert g == exact(acc + bias, mult, shift), (acc, bias, mult, shift, g)
+
+
+def test_latency_and_one_element_per_cycle():
+    """An element accepted at cycle c leaves at c + LATENCY; back to back, one per cycle."""
+    dut = VectorUnit()
+    n = 20
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.valid, 1)
+        seen = []
+        for cycle in range(n + vu.LATENCY + 2):
+            if cycle == n:
+                ctx.set(dut.i.valid, 0)
+            ctx.set(dut.i.payload, {"acc": cycle, "bias": 0, "mult": 1, "shift": 0, "bypass": 1,
+                                    "last": 0})
+            _, _, ready, valid, data = await ctx.tick().sample(dut.i.ready, dut.o.valid,
+                                                               dut.o.payload.data)
+            assert ready, "the unit stalled without back-pressure"
+            if valid:
+                seen.append((cycle, int(data)))
+        # offered in cycle c, taken at its closing edge: valid in the output register (sampled
+        # at the closing edge of the cycle it is in) LATENCY cycles later
+        assert seen == [(c + vu.LATENCY, c) for c in range(n)], seen
+
+    simulate(dut, bench, name="vector_unit_latency")
