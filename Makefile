@@ -37,11 +37,14 @@ demo: setup
 	# Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens per text (the
 	# calibrated rows, fineq-v2-ef-emin-g96-d10 first, need tens of minutes of calibration: make bench)
 	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
-	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 16 --out build/vectors/gemma-l0-down_proj.npz
+	# per-token golden vectors of Gemma's layer-0 down_proj (K = 2048, fineq-v2 with groups of 96), 256 real tokens
+	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 256 --method fineq-v2-emin-g96 --out build/vectors/gemma-l0-down_proj-v2-m256.npz
 	$(PY) -m hdl.generate --config default --out build/verilog/default
 	$(PY) -m verif demo --config default
-	# a whole real layer (MiniLM 384 x 384, 8 tokens) through the accelerator, bit-exact, on both simulators
-	$(PY) -m verif.top_perf --sim icarus verilator --config default --tokens 8 --buses 4 --kinds fineq
+	# whole real layers through the accelerator, bit-exact: MiniLM 384 x 384 with 8 tokens on both simulators, then
+	# Gemma's down_proj (640 x 2048) with 8 tokens on Verilator, against the INT8-weight twin (build/reports/perf.md)
+	$(PY) -m verif.top_perf --sim icarus verilator --config default --layers minilm --tokens 8 --buses 4 --kinds fineq
+	$(PY) -m verif.top_perf --config default --layers gemma-down --tokens 8 --buses 4 --kinds fineq mac8x8 --append
 	# area, timing and gate-level energy of the 4 x 4 arrays, PEs, decoder and vector unit on a short workload (the
 	# 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
 	$(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
