@@ -23,6 +23,7 @@ at gate level), and wires and clock tree (docs/synthesis.md section 3).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -76,7 +77,7 @@ def layer_q(name: str):
 
 def counts_for(kind: str, q, m: int, group: int, size_cfg) -> JobCounts:
     from hdl.datapath.config import ArrayKind
-    cfg = size_cfg.with_(kind=ArrayKind[kind.upper()])
+    cfg = dataclasses.replace(size_cfg, kind=ArrayKind[kind.upper()])
     return job_counts(q, m, cfg, bypass=False, group=group)
 
 
@@ -363,7 +364,7 @@ def rtl_check(cfg, layers_v: dict, sim: str) -> list[dict]:
 
     out = []
     for kind in (ArrayKind.FINEQ, ArrayKind.MAC8X8):
-        c = cfg.with_(kind=kind)
+        c = dataclasses.replace(cfg, kind=kind)
         jobs = []
         for lname, v in layers_v.items():
             n, k = 2 * c.cols + 1, 16 * c.rows

@@ -2,7 +2,7 @@
 way (the image builder's bytes, the bit ratio of the weight formats, the AXI words a simulated
 top level moves), and the energy arithmetic (DRAM linear in its figure, every part scaled by
 its own count)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -57,7 +57,7 @@ def test_fineq_moves_a_third_of_the_int8_weight_bytes_plus_its_group_factors():
     job = _job(m=1, k=8 * rows, n=3 * cols)   # no padding: whole tiles
     q = unpack_clusters(job.clusters, job.k)
     fq = job_counts(q, 1, cfg)
-    i8 = job_counts(q, 1, cfg.with_(kind=ArrayKind.MAC8X8))
+    i8 = job_counts(q, 1, replace(cfg, kind=ArrayKind.MAC8X8))
     assert 3 * fq.read_words["weights"] == i8.read_words["weights"]   # 8/3 bits against 8
     assert i8.read_words["weights"] * cfg.bus_bytes == job.k * 3 * cols
     # fineq-v2: one factor line (scale_beats words) per group of 2 tiles of each of 3 blocks
