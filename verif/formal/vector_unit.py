@@ -59,8 +59,8 @@ def _refs() -> str:
     digits = "\n".join(
         f"  wire [1:0] mag{d} = {{two1[{d}], one1[{d}]}};\n"
         f"  wire signed [3:0] dv{d} = neg1[{d}] ? -$signed({{2'b0, mag{d}}}) : $signed({{2'b0, mag{d}}});\n"
-        f"  wire signed [{W - 1}:0] pp{d} = (mag{d} == 2'd1 ? tt : mag{d} == 2'd2 ? tt * 2 : 0)"
-        f" * (neg1[{d}] ? -1 : 1);"
+        f"  wire signed [{W - 1}:0] mt{d} = mag{d} == 2'd1 ? tt : mag{d} == 2'd2 ? tt + tt : 0;\n"
+        f"  wire signed [{W - 1}:0] pp{d} = neg1[{d}] ? -mt{d} : mt{d};"
         for d in range(8))
     msum = " + ".join(f"({{{{16{{dv{d}[3]}}}}, dv{d}}} << {2 * d})" for d in range(8))
     psum = " + ".join(f"(pp{d} << {2 * d})" for d in range(8))
@@ -72,7 +72,8 @@ def _refs() -> str:
   // stage 1: t = acc + bias exactly; the rounding constant 2^(shift-1)
   wire signed [32:0] ref_t1 = $signed(acc0) + $signed(bias0);
   wire [46:0] ref_half1 = shift0 == 6'd0 ? 47'd0 : 47'd1 << (shift0 - 6'd1);
-  // the digits' value sum d_k 4^k (20 bits, signed), and each t * d_k
+  // the digits' value sum d_k 4^k (20 bits, signed), and each t * d_k (no `*`: a 49-bit
+  // multiplier per digit would swamp the solver)
   wire signed [{W - 1}:0] tt = $signed(t1);
 {digits}
   wire [19:0] msum = {msum};
