@@ -27,15 +27,15 @@ def _check_mutants() -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m verif.formal", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", help=f"proof groups: {', '.join([*suite.QUICK, *suite.DEEP])}")
+    parser.add_argument("names", nargs="*", help=f"proof groups: {', '.join([*suite.QUICK, *suite.DEEP, *suite.OPEN])}")
     parser.add_argument("--quick", action="store_true", help="the proofs of `make test`")
     parser.add_argument("--deep", action="store_true", help="the proofs of `make formal`")
     parser.add_argument("--mutants", action="store_true", help="the mutation check")
     args = parser.parse_args(argv)
     names = list(args.names)
-    bad = [n for n in names if n not in suite.QUICK and n not in suite.DEEP]
+    bad = [n for n in names if n not in suite.QUICK | suite.DEEP | suite.OPEN]
     if bad:
-        print(f"error: unknown proof group(s) {bad}; choose from {[*suite.QUICK, *suite.DEEP]}", file=sys.stderr)
+        print(f"error: unknown proof group(s) {bad}; choose from {[*suite.QUICK, *suite.DEEP, *suite.OPEN]}", file=sys.stderr)
         return 2
     names += list(suite.QUICK) if args.quick else []
     names += list(suite.DEEP) if args.deep else []

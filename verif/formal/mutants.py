@@ -133,20 +133,23 @@ MUTANTS += [
 
 
 def _signed_multiplier():
-    from hdl.generate import LINT_HEADER, icarus_safe, to_verilog
-    from hdl.soc.vector_unit import VectorUnit
+    from hdl.soc import vector_unit as vu_mod
 
     from . import vector_unit
 
-    proof, = vector_unit.proofs()
-    text = LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit"))
-    old = "$signed({ 1'h0, s1[78:64] })"
-    if text.count(old) != 1:
-        raise RuntimeError("the multiplier operand was not found in the generated vector unit")
-    proof.design = {"vector_unit.v": text.replace(old, "$signed(s1[78:64])")}  # mult read as signed
-    proof.name = "mutant_vector_unit_signed_mult"
-    return proof
+    def signed_digit(mult, d):  # the bug: bits above the top one read as its copy (mult signed)
+        bit = lambda k: mult[min(k, len(mult) - 1)] if k >= 0 else Const(0, 1)
+        b2, b1, b0 = bit(2 * d + 1), bit(2 * d), bit(2 * d - 1)
+        return b1 ^ b0, (b2 & ~b1 & ~b0) | (~b2 & b1 & b0), b2
+
+    class SignedMultiplier(vu_mod.VectorUnit):
+        def elaborate(self, platform):
+            with mock.patch.object(vu_mod, "_booth_digit", signed_digit):
+                return super().elaborate(platform)
+
+    proof, _product = vector_unit.proofs(make=SignedMultiplier, name="mutant_vector_unit_signed_mult")
+    return proof  # the digits' value (p_s1) is in the first proof
 
 
-MUTANTS.append(Mutant("signed_multiplier", "vector unit multiplies by mult read as a signed 15-bit "
-                      "value (generated Verilog edited)", _signed_multiplier, ("stage2",)))
+MUTANTS.append(Mutant("signed_multiplier", "vector unit's Booth digits read mult as a signed "
+                      "15-bit value (bit 14 sign-extended)", _signed_multiplier, ("s1",)))

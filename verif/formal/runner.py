@@ -51,6 +51,7 @@ class Proof:
     cover_depth: int = 0  # 0: same as depth
     expose: tuple[str, ...] = ()
     note: str = ""
+    prep: str = ""  # Yosys commands run on the design before ``expose`` (e.g. flatten, memory_map)
 
     def sby(self) -> str:
         reads = "\n".join(f"read_verilog -formal {f}" for f in self.design)
@@ -63,7 +64,7 @@ class Proof:
             f"cover: mode cover\ncover: depth {self.cover_depth or self.depth}\n\n"
             "[engines]\nsmtbmc yices\n\n"
             "[script]\n"
-            f"{reads}\nhierarchy -top {self.dut_top}\nproc -norom\n{expose}"
+            f"{reads}\nhierarchy -top {self.dut_top}\nproc -norom\n{self.prep}{expose}"
             "read_verilog -formal -sv wrapper.sv\nproc -norom\nprep -flatten -top formal_top\n\n"
             f"[files]\n{files}\n"
         )
