@@ -11,7 +11,7 @@ import pytest
 from synth import designs as D
 from synth import executor, run, tech
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 ACC = """
 module acc_OP(input clk, input rst, input [7:0] a, input [7:0] b, output reg [19:0] y);
