@@ -111,6 +111,12 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def is_current(config_name: str, out_dir: Path) -> bool:
+    """True when ``out_dir`` holds the output of today's sources for ``config_name``."""
+    stamp = Path(out_dir) / STAMP
+    return stamp.exists() and stamp.read_text() == _source_digest(config_name, preset(config_name))
+
+
 def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write every ``<stem>.v``, ``config.json`` and ``fineq_accel.h`` into ``out_dir``.
 

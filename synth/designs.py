@@ -46,8 +46,7 @@ def generated(stem: str):
     """Verilog written by ``hdl.generate`` for the configuration: ``<verilog_dir>/<stem>.v``."""
     def source(config, verilog_dir: Path, work_dir: Path) -> Source:
         f = Path(verilog_dir) / f"{stem}.v"
-        if not f.exists():
-            _run_generator(config, Path(verilog_dir))
+        _run_generator(config, Path(verilog_dir))   # a file left by older sources is stale
         if not f.exists():
             raise DesignUnavailable(f"{f} does not exist (hdl.generate does not write {stem}.v)")
         # a private copy: other jobs may regenerate build/verilog while the flows run
@@ -104,12 +103,17 @@ def verilog(path, top: str | None = None):
 
 
 def _run_generator(config, verilog_dir: Path):
-    """``python -m hdl.generate`` in this process (it skips files that are up to date)."""
+    """``python -m hdl.generate`` in this process, unless its output is that of today's sources."""
     try:
-        from hdl.generate import generate
+        from hdl.generate import generate, is_current
     except ImportError as e:
         raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
     name = getattr(config, "name", str(config))
+    try:
+        if is_current(name, Path(verilog_dir)):
+            return
+    except (TypeError, ValueError) as e:
+        raise DesignUnavailable(f"hdl.generate failed: {e}") from None
     print(f"synth: generating Verilog: python -m hdl.generate --config {name} --out {verilog_dir}",
           flush=True)
     try:

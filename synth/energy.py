@@ -277,8 +277,51 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
     """Energy (pJ) of one simulated run from per-bit toggle counts; see the module docstring."""
     net = json.loads(Path(netlist_json).read_text())
     mod = net["modules"][top]
+    cells = mod["cells"]
+    bit_tog = _bit_toggles(mod, toggles, scope)
+    nets = _nets(mod, library, output_load_pf)
+    clock_nets, clk_sinks = _clock_nets(mod, library, clock)
+    for bit in clock_nets:
+        nets[bit].slew_ns = NOMINAL_SLEW_NS
+    missing = [b for b in nets if b not in bit_tog]
+    if len(missing) > 0.01 * max(1, len(nets)):
+        raise EnergyError(f"{len(missing)} of {len(nets)} nets have no toggle data in the VCD "
+                          "(netlist and VCD names do not match)")
+    e_by_inst = {inst: _cell_internal_pj(c, library.cells[c["type"]], nets, bit_tog)
+                 for inst, c in cells.items()}
+    e_by_type = defaultdict(float)
+    for inst, c in cells.items():
+        e_by_type[c["type"]] += e_by_inst[inst]
     V = library.voltage
-    # bit id -> VCD (name, index)
+    net_sw = {bit: (bit_tog[bit][0] + bit_tog[bit][1]) * 0.5 * ni.load_pf * V * V
+              for bit, ni in nets.items() if bit in bit_tog}
+    e_int, e_sw = sum(e_by_inst.values()), sum(net_sw.values())
+    breakdown, registers, named_nets = _breakdown(mod, library, cells, e_by_inst, net_sw,
+                                                  clock_nets, clk_sinks, nets)
+    leak_nw = sum(library.cells[c["type"]].leakage_nw for c in cells.values())
+    t_ns = cycles * 1000.0 / clock_mhz
+    e_leak = leak_nw * 1e-9 * t_ns * 1e-9 * 1e12   # W * s -> pJ
+    return {
+        "energy_pj": e_int + e_sw + e_leak,
+        "internal_pj": e_int,
+        "switching_pj": e_sw,
+        "leakage_pj": e_leak,
+        "toggles": sum(r + f for bit, (r, f) in bit_tog.items() if bit in nets),
+        "nets": len(nets),
+        "nets_without_data": len(missing),
+        "cycles": cycles,
+        "internal_by_cell_type_pj": dict(sorted(e_by_type.items(), key=lambda kv: -kv[1])),
+        "breakdown_pj": {**breakdown, "leakage": e_leak},
+        "registers_pj": registers,
+        "named_nets_pj": named_nets,
+        "operating_point": f"{library.operating_point()}; internal-power tables read at each net's "
+                           f"fan-out load and its driver's transition time (primary inputs driven "
+                           f"by {INPUT_DRIVER} from {NOMINAL_SLEW_NS} ns); leakage at {clock_mhz:g} MHz",
+    }
+
+
+def _bit_toggles(mod, toggles: vcd_mod.Toggles, scope: str) -> dict:
+    """Netlist bit id -> (rises, falls), matched by the VCD's (name, index) under ``scope``."""
     counts = {}
     for name, b, r, f in toggles.bit_counts():
         if name.startswith(scope + "."):
@@ -298,9 +341,14 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
                 c = counts.get((vname, 0))
             if c is not None:
                 bit_tog[bit] = c
+    return bit_tog
+
+
+def _nets(mod, library: lib_mod.Library, output_load_pf: float) -> dict[int, NetInfo]:
+    """Every net's load (input pins, and ``output_load_pf`` on ports), its driver, and its slew
+    from the driver's transition tables at that load."""
     nets: dict[int, NetInfo] = defaultdict(NetInfo)
-    cells = mod["cells"]
-    for inst, c in cells.items():
+    for inst, c in mod["cells"].items():
         cell = library.cells.get(c["type"])
         if cell is None:
             raise EnergyError(f"cell type {c['type']} of {inst} is not in the liberty")
@@ -315,14 +363,13 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
                     nets[bit].load_pf += p.capacitance
                 else:
                     nets[bit].driver = (inst, cell, pin)
-    for pname, p in mod["ports"].items():
+    for p in mod["ports"].values():
         if p["direction"] == "output":
             for bit in p["bits"]:
                 if not isinstance(bit, str):
                     nets[bit].load_pf += output_load_pf
-    # slew of every net from its driver's transition tables at its load
     drv_in = library.cells.get(INPUT_DRIVER)
-    for bit, ni in nets.items():
+    for ni in nets.values():
         if ni.driver is not None:
             _, cell, pin = ni.driver
             arcs = cell.pins[pin].transition
@@ -332,12 +379,17 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
             ni.slew_ns = _clamp_slew([(r.lookup(total_output_net_capacitance=ni.load_pf, input_net_transition=NOMINAL_SLEW_NS)
                                 + f.lookup(total_output_net_capacitance=ni.load_pf, input_net_transition=NOMINAL_SLEW_NS)) / 2
                                for r, f in arcs])
-    # the clock is assumed to come from a balanced tree (not in the netlist): nominal slew at the
-    # flip-flops; its wire and pin capacitance still count as switching energy. The same for
-    # every net that reaches a clock pin: the clock gates' outputs and their latches' clocks
+    return nets
+
+
+def _clock_nets(mod, library: lib_mod.Library, clock: str) -> tuple[set, dict]:
+    """The clock port's nets and every net that reaches a clock pin (clock gates' outputs, their
+    latches' clocks), with the clock pins each one drives. The clock is assumed to come from a
+    balanced tree (not in the netlist): these nets get the nominal slew at the flip-flops; their
+    wire and pin capacitance still count as switching energy."""
     clock_nets = {bit for bit in mod["ports"].get(clock, {}).get("bits", []) if not isinstance(bit, str)}
     clk_sinks = defaultdict(list)         # net -> [(instance, pin capacitance)] of clock pins
-    for inst, c in cells.items():
+    for inst, c in mod["cells"].items():
         cell = library.cells[c["type"]]
         for pin, bits in c["connections"].items():
             if cell.pins[pin].clock:
@@ -345,77 +397,38 @@ def estimate(netlist_json: Path, top: str, library: lib_mod.Library, toggles: vc
                     if not isinstance(bit, str):
                         clock_nets.add(bit)
                         clk_sinks[bit].append((inst, cell.pins[pin].capacitance))
-    for bit in clock_nets:
-        nets[bit].slew_ns = NOMINAL_SLEW_NS
-    missing = [b for b in nets if b not in bit_tog]
-    if len(missing) > 0.01 * max(1, len(nets)):
-        raise EnergyError(f"{len(missing)} of {len(nets)} nets have no toggle data in the VCD "
-                          "(netlist and VCD names do not match)")
-    e_int = e_sw = 0.0
-    e_by_type = defaultdict(float)
-    e_by_inst = {}
-    total_toggles = 0
-    for inst, c in cells.items():
-        cell = library.cells[c["type"]]
-        e_cell = 0.0
-        for pin, bits in c["connections"].items():
-            p = cell.pins[pin]
-            for bit in bits:
-                if isinstance(bit, str) or bit not in bit_tog:
-                    continue
-                r, f = bit_tog[bit]
-                ni = nets[bit]
-                if p.direction == "output":
-                    rel_slews = {}
-                    for other, obits in c["connections"].items():
-                        if cell.pins[other].direction == "input" and obits and not isinstance(obits[0], str):
-                            rel_slews[other] = nets[obits[0]].slew_ns
-                    er, ef = [], []
-                    for arc in p.power:
-                        s = rel_slews.get(arc.related_pin, NOMINAL_SLEW_NS)
-                        pt = dict(total_output_net_capacitance=ni.load_pf, input_transition_time=s)
-                        er.append(arc.rise.lookup(**pt) if arc.rise else None)
-                        ef.append(arc.fall.lookup(**pt) if arc.fall else None)
-                    e_cell += r * _avg(er) + f * _avg(ef)
-                else:
-                    for arc in p.power:
-                        if arc.related_pin:
-                            continue
-                        pt = dict(input_transition_time=ni.slew_ns)
-                        e_cell += r * (arc.rise.lookup(**pt) if arc.rise else 0) + \
-                            f * (arc.fall.lookup(**pt) if arc.fall else 0)
-        e_int += e_cell
-        e_by_type[c["type"]] += e_cell
-        e_by_inst[inst] = e_cell
-    net_sw = {}
-    for bit, ni in nets.items():
-        if bit in bit_tog:
+    return clock_nets, clk_sinks
+
+
+def _cell_internal_pj(c, cell, nets, bit_tog) -> float:
+    """Internal energy of one cell instance: its output arcs at their load and the input slews of
+    their related pins, plus its input pins' own power at their slews."""
+    e_cell = 0.0
+    for pin, bits in c["connections"].items():
+        p = cell.pins[pin]
+        for bit in bits:
+            if isinstance(bit, str) or bit not in bit_tog:
+                continue
             r, f = bit_tog[bit]
-            total_toggles += r + f
-            net_sw[bit] = (r + f) * 0.5 * ni.load_pf * V * V
-            e_sw += net_sw[bit]
-    breakdown, registers, named_nets = _breakdown(mod, library, cells, e_by_inst, net_sw,
-                                                  clock_nets, clk_sinks, nets)
-    leak_nw = sum(library.cells[c["type"]].leakage_nw for c in cells.values())
-    t_ns = cycles * 1000.0 / clock_mhz
-    e_leak = leak_nw * 1e-9 * t_ns * 1e-9 * 1e12   # W * s -> pJ
-    return {
-        "energy_pj": e_int + e_sw + e_leak,
-        "internal_pj": e_int,
-        "switching_pj": e_sw,
-        "leakage_pj": e_leak,
-        "toggles": total_toggles,
-        "nets": len(nets),
-        "nets_without_data": len(missing),
-        "cycles": cycles,
-        "internal_by_cell_type_pj": dict(sorted(e_by_type.items(), key=lambda kv: -kv[1])),
-        "breakdown_pj": {**breakdown, "leakage": e_leak},
-        "registers_pj": registers,
-        "named_nets_pj": named_nets,
-        "operating_point": f"{library.operating_point()}; internal-power tables read at each net's "
-                           f"fan-out load and its driver's transition time (primary inputs driven "
-                           f"by {INPUT_DRIVER} from {NOMINAL_SLEW_NS} ns); leakage at {clock_mhz:g} MHz",
-    }
+            ni = nets[bit]
+            if p.direction == "output":
+                rel_slews = {other: nets[obits[0]].slew_ns for other, obits in c["connections"].items()
+                             if cell.pins[other].direction == "input" and obits and not isinstance(obits[0], str)}
+                er, ef = [], []
+                for arc in p.power:
+                    s = rel_slews.get(arc.related_pin, NOMINAL_SLEW_NS)
+                    pt = dict(total_output_net_capacitance=ni.load_pf, input_transition_time=s)
+                    er.append(arc.rise.lookup(**pt) if arc.rise else None)
+                    ef.append(arc.fall.lookup(**pt) if arc.fall else None)
+                e_cell += r * _avg(er) + f * _avg(ef)
+            else:
+                for arc in p.power:
+                    if arc.related_pin:
+                        continue
+                    pt = dict(input_transition_time=ni.slew_ns)
+                    e_cell += r * (arc.rise.lookup(**pt) if arc.rise else 0) + \
+                        f * (arc.fall.lookup(**pt) if arc.fall else 0)
+    return e_cell
 
 
 def _group(name: str) -> str:

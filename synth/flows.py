@@ -265,6 +265,22 @@ def asic_blocks_run(src: Source, workdir: Path, liberty: Path) -> dict:
     return {"blocks": asic_blocks(src, workdir, Path(liberty).resolve(), constr, library)}
 
 
+def _delay_by_module(log: str) -> dict[str, float]:
+    """ABC's critical combinational delay (ns) of each module of a hierarchical run: the log
+    names the module it extracts, then ABC prints that module's ``Delay =``. Paths that cross a
+    module boundary are not in any of them (the flat run times those)."""
+    out, module = {}, None
+    for line in log.splitlines():
+        m = re.search(r"Extracting gate netlist of module `\\?([^']+)'", line)
+        if m:
+            module = m.group(1)
+            continue
+        m = re.search(r"Delay\s*=\s*([0-9.]+)\s*ps", line)
+        if m and module is not None:
+            out[module] = max(out.get(module, 0.0), float(m.group(1)) / 1000)
+    return out
+
+
 def asic_blocks(src: Source, workdir: Path, lib: Path, constr: Path, library) -> dict:
     """Area by block from a hierarchical (not flattened) run: each module's own cells, times the
     number of times it is instantiated, grouped by module name with indices removed."""
@@ -274,7 +290,7 @@ abc -liberty {lib} -constr {constr.resolve()}
 opt_clean -purge
 write_json hier.json
 """
-    _yosys(script, workdir, "hier")
+    delays = _delay_by_module(_yosys(script, workdir, "hier"))
     net = json.loads((workdir / "hier.json").read_text())
     mods = net["modules"]
     own = {}
@@ -308,7 +324,8 @@ write_json hier.json
         b = "(top glue)" if name == top else _block_name(name)
         seq, comb = own[name]
         e = blocks.setdefault(b, {"area_um2": 0.0, "sequential_um2": 0.0, "combinational_um2": 0.0,
-                                  "instances": 0})
+                                  "instances": 0, "comb_delay_ns": 0.0})
+        e["comb_delay_ns"] = max(e["comb_delay_ns"], delays.get(name.lstrip("\\"), 0.0))
         e["area_um2"] += k * (seq + comb)
         e["sequential_um2"] += k * seq
         e["combinational_um2"] += k * comb

@@ -87,51 +87,72 @@ CLASS_NAMES = {"registers": "flip-flops", "clock_gates": "clock gates", "clock_n
 
 
 def _energy_section(area, energy) -> list[str]:
-    L = []
     variants = [v for v in VARIANT_TITLES if (energy.get(v) or {}).get("designs")]
     if not variants:
-        return L
+        return []
     wl = energy.get("workload") or {}
     cg = energy.get("clock_gating") or {}
-    L += ["", "## Energy (gate-level switching activity, real workload)", "",
-          f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors. "
-          f"Every figure twice: {VARIANT_TITLES['ungated']} (every enable is a multiplexer, every flip-flop "
-          f"is clocked in every cycle) and {VARIANT_TITLES['gated']} (every bank of at least "
-          f"{cg.get('min_width', '?')} flip-flops with a common enable behind one {cg.get('icg', 'ICG')} "
-          "clock gate, in every design)."]
+    L = ["", "## Energy (gate-level switching activity, real workload)", "",
+         f"Workload: {wl.get('source')}; {wl.get('tiles')} tiles x {wl.get('vectors_per_tile')} activation vectors. "
+         f"Every figure twice: {VARIANT_TITLES['ungated']} (every enable is a multiplexer, every flip-flop "
+         f"is clocked in every cycle) and {VARIANT_TITLES['gated']} (every bank of at least "
+         f"{cg.get('min_width', '?')} flip-flops with a common enable behind one {cg.get('icg', 'ICG')} "
+         "clock gate, in every design)."]
     for v in variants:
-        designs = energy[v]["designs"]
-        L += ["", f"### {VARIANT_TITLES[v].capitalize()}", "",
-              "| design | weights | MACs | cycles | MACs/cycle | energy nJ | flip-flops | clock gates | clock nets | logic | data nets | leakage | pJ/MAC | pJ/cycle | steady-state pJ/MAC | check |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for n, e in designs.items():
-            if "error" in e:
-                L.append(f"| `{n}` | error: {e['error'][:100]} |" + " |" * 15)
-                continue
-            b = e.get("breakdown_pj") or {}
-            tot = e["energy_pj"] or 1.0
-            L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
-                     f"{e['energy_pj'] / 1000:.2f} | "
-                     + " | ".join(_pct(b.get(k, 0.0) / tot) for k in CLASS_NAMES) + " | "
-                     f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | "
-                     f"{_f(e.get('steady_energy_per_mac_pj'), '{:.3f}')} | {e.get('check', '')} |")
+        L += _energy_table(v, energy[v]["designs"])
     first = energy[variants[0]]["designs"]
-    for n, e in first.items():
+    L += _workload_notes(first)
+    L += _comparison_table(energy, variants)
+    L += _fetch_tables(energy, variants)
+    L += _per_token_estimate_tables(energy, variants)
+    op = next((e for e in first.values() if "operating_point" in e), None)
+    if op:
+        L += ["", f"Operating point: {op['operating_point']}."]
+    return L + _measured_throughput(area, first)
+
+
+def _energy_table(variant: str, designs: dict) -> list[str]:
+    """One row per design: energy of the run, its breakdown by class, per MAC and per cycle."""
+    L = ["", f"### {VARIANT_TITLES[variant].capitalize()}", "",
+         "| design | weights | MACs | cycles | MACs/cycle | energy nJ | flip-flops | clock gates | clock nets | logic | data nets | leakage | pJ/MAC | pJ/cycle | steady-state pJ/MAC | check |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for n, e in designs.items():
+        if "error" in e:
+            L.append(f"| `{n}` | error: {e['error'][:100]} |" + " |" * 15)
+            continue
+        b = e.get("breakdown_pj") or {}
+        tot = e["energy_pj"] or 1.0
+        L.append(f"| `{n}` | {e['weights']} | {e['macs']:,} | {e['cycles']:,} | {e['macs_per_cycle']:.2f} | "
+                 f"{e['energy_pj'] / 1000:.2f} | "
+                 + " | ".join(_pct(b.get(k, 0.0) / tot) for k in CLASS_NAMES) + " | "
+                 f"{e['energy_per_mac_pj']:.3f} | {e['energy_per_cycle_pj']:.1f} | "
+                 f"{_f(e.get('steady_energy_per_mac_pj'), '{:.3f}')} | {e.get('check', '')} |")
+    return L
+
+
+def _workload_notes(designs: dict) -> list[str]:
+    """The temporal arrays' beat lengths, and how the steady state was measured."""
+    L = []
+    for n, e in designs.items():
         if e.get("beat_cycles_per_tile"):
             beats = e["beat_cycles_per_tile"]
             L += ["", f"`{n}`: beat per tile (cycles per vector) {', '.join(map(str, beats))} (mean "
                   f"{sum(beats) / len(beats):.2f}); {e.get('pulses_per_weight', 0):.2f} pulses per weight; "
                   f"{100 * e.get('zero_weight_share', 0):.0f}% zero weights."]
-    steady = next((e for e in first.values() if e.get("steady_vectors_per_tile")), None)
+    steady = next((e for e in designs.values() if e.get("steady_vectors_per_tile")), None)
     if steady:
         L += ["", f"Steady state: each array also ran {steady['steady_vectors_per_tile']} vectors per tile; "
               "(energy of that run - energy of the first) / (MACs of that run - MACs of the first) is the "
               "energy of one more MAC while the array streams, with weight loading and pipeline fill and "
               "drain cancelled."]
-    # side by side and verdicts
-    L += ["", "### FineQ against the baselines", "",
-          "| comparison | efficiency, whole run (ungated / gated) | steady state (ungated / gated) | goal | "
-          "steady-state throughput ratio |", "|---|---:|---:|---:|---:|"]
+    return L
+
+
+def _comparison_table(energy, variants) -> list[str]:
+    """FineQ against each baseline, ungated and gated side by side, then one verdict each."""
+    L = ["", "### FineQ against the baselines", "",
+         "| comparison | efficiency, whole run (ungated / gated) | steady state (ungated / gated) | goal | "
+         "steady-state throughput ratio |", "|---|---:|---:|---:|---:|"]
     keys = sorted({k for v in variants for k in (energy[v].get("ratios") or {})})
     for k in keys:
         rs = [(energy[v].get("ratios") or {}).get(k, {}) for v in ("ungated", "gated")]
@@ -150,20 +171,33 @@ def _energy_section(area, energy) -> list[str]:
             sentence = verdict(energy[v]["designs"], a, b, v)
             if sentence:
                 L.append(f"- {sentence}")
+    return L
+
+
+def _fetch_tables(energy, variants) -> list[str]:
+    """Where fetching weights from outside the array would move the efficiency."""
+    L = []
     for v in variants:
         be = [(k, r) for k, r in (energy[v].get("ratios") or {}).items() if "fetch_efficiency_limit" in r]
-        if be:
-            L += ["", f"Weight fetching ({VARIANT_TITLES[v]}) is outside the arrays. With E pJ per fetched "
-                  "weight bit and no reuse (one fetch per MAC, as when decoding one token), efficiency "
-                  "becomes (baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E), with the "
-                  f"{be[0][1]['fetch_break_even_basis']} pJ/MAC:", "",
-                  "| comparison | bits fetched per weight (FineQ, baseline) | limit when fetching dominates | "
-                  "E for the paper's 1.79x, no reuse | same with reuse over 32 tokens |", "|---|---:|---:|---:|---:|"]
-            for k, r in be:
-                e = r["fetch_break_even_pj_per_bit"]
-                L.append(f"| {k.replace('_vs_', ' vs ')} | {r['fetch_bits_per_weight'][0]:.2f}, "
-                         f"{r['fetch_bits_per_weight'][1]:.2f} | {r['fetch_efficiency_limit']:.2f}x | "
-                         + (f"{e:.1f} pJ/bit | {32 * e:,.0f} pJ/bit |" if e is not None else "unreachable | unreachable |"))
+        if not be:
+            continue
+        L += ["", f"Weight fetching ({VARIANT_TITLES[v]}) is outside the arrays. With E pJ per fetched "
+              "weight bit and no reuse (one fetch per MAC, as when decoding one token), efficiency "
+              "becomes (baseline pJ/MAC + baseline bits x E) / (FineQ pJ/MAC + FineQ bits x E), with the "
+              f"{be[0][1]['fetch_break_even_basis']} pJ/MAC:", "",
+              "| comparison | bits fetched per weight (FineQ, baseline) | limit when fetching dominates | "
+              "E for the paper's 1.79x, no reuse | same with reuse over 32 tokens |", "|---|---:|---:|---:|---:|"]
+        for k, r in be:
+            e = r["fetch_break_even_pj_per_bit"]
+            L.append(f"| {k.replace('_vs_', ' vs ')} | {r['fetch_bits_per_weight'][0]:.2f}, "
+                     f"{r['fetch_bits_per_weight'][1]:.2f} | {r['fetch_efficiency_limit']:.2f}x | "
+                     + (f"{e:.1f} pJ/bit | {32 * e:,.0f} pJ/bit |" if e is not None else "unreachable | unreachable |"))
+    return L
+
+
+def _per_token_estimate_tables(energy, variants) -> list[str]:
+    """The array-level per-token estimate (synth/token_energy.py measures the whole accelerator)."""
+    L = []
     for v in variants:
         est = (energy[v].get("per_token_array_estimate") or {})
         for k, rows in (est.get("rows") or {}).items():
@@ -174,24 +208,28 @@ def _energy_section(area, energy) -> list[str]:
                   "| tokens | DRAM pJ/bit | FineQ nJ/token (logic, SRAM, DRAM) | INT8 nJ/token (logic, SRAM, DRAM) | efficiency |",
                   "|---:|---:|---|---|---:|"]
             for r in rows:
-                f, b = r["fineq"], r["baseline"]
-                L.append(f"| {r['tokens']} | {r['dram_pj_per_bit']:g} | {f['total_pj_per_token'] / 1e3:,.1f} "
-                         f"({f['logic_pj_per_token'] / 1e3:,.1f}, {f['sram_pj_per_token'] / 1e3:,.1f}, {f['dram_pj_per_token'] / 1e3:,.1f}) | "
-                         f"{b['total_pj_per_token'] / 1e3:,.1f} ({b['logic_pj_per_token'] / 1e3:,.1f}, "
-                         f"{b['sram_pj_per_token'] / 1e3:,.1f}, {b['dram_pj_per_token'] / 1e3:,.1f}) | {r['efficiency']:.2f}x |")
-    op = next((e for e in first.values() if "operating_point" in e), None)
-    if op:
-        L += ["", f"Operating point: {op['operating_point']}."]
+                L.append(f"| {r['tokens']} | {r['dram_pj_per_bit']:g} | {_token_cell(r['fineq'])} | "
+                         f"{_token_cell(r['baseline'])} | {r['efficiency']:.2f}x |")
+    return L
+
+
+def _token_cell(side: dict) -> str:
+    """'total (logic, SRAM, DRAM)' in nJ per token."""
+    nj = [side[f"{k}_pj_per_token"] / 1e3 for k in ("total", "logic", "sram", "dram")]
+    return f"{nj[0]:,.1f} ({nj[1]:,.1f}, {nj[2]:,.1f}, {nj[3]:,.1f})"
+
+
+def _measured_throughput(area, designs) -> list[str]:
     meas = []
-    for n, e in first.items():
+    for n, e in designs.items():
         a = area["designs"].get(n, {})
         if "error" not in e and a.get("area_um2"):
             meas.append((n, e["macs_per_cycle"], e["macs_per_cycle"] / (a["area_um2"] * 1e-6)))
-    if meas:
-        L += ["", "Measured throughput on the workload (includes weight loading, pipeline fill and drain; "
-              "ungated area):", "", "| design | MACs/cycle | MACs/cycle/mm2 |", "|---|---:|---:|"]
-        L += [f"| `{n}` | {m:.2f} | {t:,.0f} |" for n, m, t in meas]
-    return L
+    if not meas:
+        return []
+    return ["", "Measured throughput on the workload (includes weight loading, pipeline fill and drain; "
+            "ungated area):", "", "| design | MACs/cycle | MACs/cycle/mm2 |", "|---|---:|---:|"] + \
+        [f"| `{n}` | {m:.2f} | {t:,.0f} |" for n, m, t in meas]
 
 
 def verdict(designs: dict, a: str, b: str, variant: str) -> str | None:

@@ -237,3 +237,26 @@ def test_clock_gating_keeps_the_netlist_exact_and_saves_clock_energy(designs, os
     clocking = lambda b: b["registers"] + b.get("clock_gates", 0.0) + b["clock_nets"]
     print({k: round(v, 2) for k, v in bg.items()}, {k: round(v, 2) for k, v in bu.items()})
     assert clocking(bg) < clocking(bu)
+
+
+@needs_tools
+def test_block_delays_name_the_slow_block(designs, osu, tmp_path):
+    """The hierarchical run times each module on its own: in a top holding both designs, the
+    multiplier's block has the longer combinational path, and neither is longer than the flat run."""
+    srcs, d = designs
+    wrapper = tmp_path / "both.v"
+    wrapper.write_text("""
+module both(input clk, input rst, input i__valid, input [16:0] i__payload, input o__ready,
+            output [1:0] ready, output [1:0] valid, output [39:0] payload);
+  dotp_mul m(.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(ready[0]), .i__payload(i__payload),
+             .o__valid(valid[0]), .o__ready(o__ready), .o__payload(payload[19:0]));
+  dotp_add a(.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(ready[1]), .i__payload(i__payload),
+             .o__valid(valid[1]), .o__ready(o__ready), .o__payload(payload[39:20]));
+endmodule
+""")
+    src = flows.Source([*srcs["mul"].files, *srcs["add"].files, wrapper], "both")
+    blocks = flows.asic_blocks_run(src, tmp_path / "hier", osu[0])["blocks"]
+    flat = flows.asic(src, tmp_path / "flat", osu[0], hier=False)["comb_delay_ns"]
+    mul, add = blocks["dotp_mul"]["comb_delay_ns"], blocks["dotp_add"]["comb_delay_ns"]
+    assert mul > 1.3 * add > 0
+    assert mul <= flat * 1.05
