@@ -351,7 +351,7 @@ def measure(args, st: Settings, lib_path: Path, ex) -> tuple[dict, dict]:
              for _, d, cfg, vdir, wd, fpga, hier in reqs]
     results = run.run_plans(plans, lib_path, ex)
     entries, sweep_entries = {}, {}
-    for (label, d, cfg, *_), m in zip(reqs, results):
+    for (label, d, cfg, *_), m in zip(reqs, results, strict=True):
         if label == "main" and d.preset_only and "unavailable" not in m:
             m["title"] += f" (preset {cfg.name}: {cfg.rows} x {cfg.cols})"
         e = run.summarize(d.name, m, st.config if label == "main" else cfg, d)

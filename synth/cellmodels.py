@@ -121,7 +121,7 @@ def verilog_models(library: Library, seq_delay_ns: float = 0.01) -> str:
                 sv = cell.state_vars or ["IQ"]
                 inv = sv[1] if len(sv) > 1 else None
                 state_expr = re.sub(r"\b[A-Za-z_]\w*\b",
-                                    lambda m: "(!IQ)" if m.group(0) == inv else "IQ", f) if f else "IQ"
+                                    lambda m, inv=inv: "(!IQ)" if m.group(0) == inv else "IQ", f) if f else "IQ"
                 body.append(f"  assign #{seq_delay_ns} {p.name} = {function_to_verilog(state_expr)};")
         else:
             for p in cell.outputs:

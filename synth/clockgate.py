@@ -92,7 +92,7 @@ def insert(pre_json: Path, out_json: Path, top: str, clock: str = "clk",
     used += [b for n in mod["netnames"].values() for b in n["bits"] if isinstance(b, int)]
     nxt = max(used, default=1) + 1
     gated_banks, small = [], []
-    for i, ((e, r), names) in enumerate(sorted(banks.items(), key=lambda kv: (-len(kv[1]), str(kv[0])))):
+    for (e, r), names in sorted(banks.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
         if len(names) < min_width:
             small.append(len(names))
             continue

@@ -59,7 +59,7 @@ def streams_of(ports) -> tuple[list[Stream], list[tuple[str, str, int]]]:
     streams and the remaining (plain) ports."""
     names = {n: (d, w) for n, d, w in ports}
     streams, used = [], set()
-    for n, (d, w) in names.items():
+    for n, (d, _w) in names.items():
         if n.endswith("__valid"):
             base = n[: -len("__valid")]
             pay = names.get(base + "__payload")

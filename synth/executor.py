@@ -37,7 +37,7 @@ class Executor:
         try:
             from distributed import Client, LocalCluster
         except ImportError as e:
-            raise ExecutorError(f"Dask distributed is not installed ({e}); pip install 'dask[distributed]'")
+            raise ExecutorError(f"Dask distributed is not installed ({e}); pip install 'dask[distributed]'") from None
         if dask:
             kind, _, n = dask.partition(":")
             if kind != "local" or not n.isdigit() or int(n) < 1:
@@ -50,7 +50,7 @@ class Executor:
             try:
                 self._client = Client(scheduler, timeout=30)
             except (OSError, TimeoutError) as e:
-                raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}")
+                raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
         self.jobs = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     @property

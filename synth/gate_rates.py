@@ -173,7 +173,7 @@ def vector_unit_words(acc: np.ndarray, rq, n_elems: int):
     rows, cols = idx // n, idx % n
     want = golden.requantize(acc, rq)[rows, cols]
     words = []
-    for i, (r, c) in enumerate(zip(rows, cols)):
+    for r, c in zip(rows, cols, strict=True):
         w = (int(acc[r, c]) & 0xFFFFFFFF) | (int(rq.bias[c]) & 0xFFFFFFFF) << 32 \
             | int(rq.mult[c]) << 64 | int(rq.shift[c]) << 79 | int(c == n - 1) << 86
         words.append(w)
@@ -199,7 +199,7 @@ def vector_unit_rate(config, acc: np.ndarray, rq, label: str, n_elems: int = VU_
                          {"o": len(words)}, wdir / d.name / "energy_cg_vu", clock=d.clock, reset=d.reset)
         got = [((w & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000 for w in sim["outputs"]["o"]]
         if got != want:
-            bad = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b) if len(got) == len(want) else -1
+            bad = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b) if len(got) == len(want) else -1
             raise E.EnergyError(f"vector_unit gate-level outputs are wrong (first at {bad})")
         est = E.estimate(Path(asic["netlist_json"]), src.top, library, sim["toggles"], sim["cycles"],
                          clock=d.clock)

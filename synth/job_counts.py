@@ -124,7 +124,7 @@ def job_counts(q: np.ndarray, m: int, cfg: AcceleratorConfig, *, bypass: bool = 
     if cfg.kind.temporal:
         mags = np.abs(q.astype(np.int64)).reshape(-1)
         pulses = m * int(sum(cfg.kind.pulses(int(v)) * c for v, c in
-                             zip(*np.unique(mags, return_counts=True))))
+                             zip(*np.unique(mags, return_counts=True), strict=True)))
     else:
         pulses = m * n * k
     return JobCounts(

@@ -338,7 +338,7 @@ def from_group(root: Group, path=None) -> Library:
                 ft = table(next(iter(tg.sub("fall_transition")), None), time_scale, axis_scale)
                 if rt and ft:
                     pin.transition.append((rt, ft))
-            for bus_pin in pg.args[1:]:
+            if len(pg.args) > 1:
                 raise LibertyError(f"cell {name}: multi-name pin groups are not supported")
             pins[pin.name] = pin
         ffs = cg.sub("ff") + cg.sub("latch")

@@ -364,7 +364,7 @@ def _plots(area, energy, out):
             if not any(vals):
                 continue
             ax.bar([n for n, _ in arrays], vals, bottom=bottoms, label=f"{b} ({part[:4]}.)", color=cmap(i % 20))
-            bottoms = [x + y for x, y in zip(bottoms, vals)]
+            bottoms = [x + y for x, y in zip(bottoms, vals, strict=True)]
         ax.set_ylabel("area (mm2, OSU 0.18 um)")
         ax.set_title("Area by block (hierarchical synthesis)")
         ax.legend(fontsize=7, ncol=2)

@@ -129,7 +129,7 @@ def run_plans(plans: list[Plan], liberty: Path, ex: Executor) -> list[dict]:
         store(j.workdir, j.key, res)
         results[i][j.flow] = res
         log(f"{j.design}: {j.flow} done")
-    return [{**p.out, **r} if "unavailable" not in p.out else p.out for p, r in zip(plans, results)]
+    return [{**p.out, **r} if "unavailable" not in p.out else p.out for p, r in zip(plans, results, strict=True)]
 
 
 def measure_all(requests: list[tuple], liberty: Path, ex: Executor, **kw) -> list[dict]:

@@ -296,7 +296,7 @@ def plots(data: dict, out: Path) -> list[Path]:
     ref = str(REFERENCE_DRAM) if REFERENCE_DRAM in figs else str(figs[-1])
     layers = list(dict.fromkeys(r["layer"] for r in data["records"]))
     fig, axes = plt.subplots(1, len(layers), figsize=(5.5 * len(layers), 4.8), squeeze=False)
-    for ax, layer in zip(axes[0], layers):
+    for ax, layer in zip(axes[0], layers, strict=True):
         recs = [r for r in data["records"] if r["layer"] == layer]
         labels = [f"M={r['m']}\n{NAMES[r['kind']].replace('INT8 x ', '')}" for r in recs]
         bottom = np.zeros(len(recs))
@@ -377,7 +377,7 @@ def rtl_check(cfg, layers_v: dict, sim: str) -> list[dict]:
                     j.factors, j.group = None, 0
                 jobs.append(j)
         res = rtl_traffic(c, jobs, ROOT / "build" / "perf" / f"traffic-{c.name}-{kind.name.lower()}", sim)
-        for j, r in zip(jobs, res):
+        for j, r in zip(jobs, res, strict=True):
             q = j.w8.astype(np.int64) if j.w8 is not None else unpack_clusters(j.clusters, j.k)
             cnt = job_counts(q, j.x.shape[0], c, bypass=j.rq is None,
                              group=j.group if j.factors is not None else 0)

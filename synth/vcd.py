@@ -139,21 +139,21 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
         fillc = v[0] if v[0] in "xz" else "0"
         return fillc * (w - len(v)) + v
 
-    for line in _chain(line, it):
-        if not line:
+    for rec in _chain(line, it):
+        if not rec:
             continue
-        ch = line[0]
+        ch = rec[0]
         if ch in "01xzXZ":
-            c = line[1:].strip()
+            c = rec[1:].strip()
             if c in widths:
                 pend[c] = ch.lower()
         elif ch in "bB":
-            v, c = line[1:].split()
+            v, c = rec[1:].split()
             if c in widths:
                 pend[c] = pad(v.lower(), widths[c])
         elif ch == "#":
             commit()
-            t.end_time = int(line[1:])
+            t.end_time = int(rec[1:])
         elif ch in "rR":
             continue
     commit()

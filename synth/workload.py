@@ -157,7 +157,7 @@ def array_run(wl: Workload, rows: int, cols: int, weight_bits: int, weights: str
         ys = outputs.get("y", [])
         if len(ys) != len(expected):
             return False, f"{len(ys)} y beats, expected {len(expected)}"
-        for i, (word, ref) in enumerate(zip(ys, expected)):
+        for i, (word, ref) in enumerate(zip(ys, expected, strict=True)):
             got = unpack_signed(word, acc_width, cols)
             if got != ref:
                 return False, f"y beat {i}: {got[:4]}... != {ref[:4]}..."
