@@ -27,27 +27,33 @@ $(STAMP): pyproject.toml scripts/setup.sh
 # versions (every method, more windows, the array-size sweep, the roofline sweep).
 DEMO_SYNTH_DESIGNS := fineq_array,fineq_r2_array,mac8x8_array,mac8x3_array,temporal_pe,temporal_pe_r2,mac8x8_pe,mac8x3_pe,decoder,vector_unit
 
+STEP := bash scripts/step.sh
+
 demo: setup
-	# FineQ against RTN at 3 and 4 bits on MiniLM (all six baselines: python -m quant eval)
-	$(PY) -m quant eval --methods fineq rtn3 rtn4
-	$(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
-	# the quantization study's headline row on MiniLM: FineQ with error feedback, error-minimising formats and 30%
-	# dampening, the winner at 2.7 bits (compare with the eval's rows above; every method: make bench)
-	$(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods fineq-ef-emin-d30
-	# Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens per text (the
-	# calibrated rows, fineq-v2-ef-emin-g96-d10 first, need tens of minutes of calibration: make bench)
-	$(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
-	# per-token golden vectors of Gemma's layer-0 down_proj (K = 2048, fineq-v2 with groups of 96), 256 real tokens
-	$(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 256 --method fineq-v2-emin-g96 --out build/vectors/gemma-l0-down_proj-v2-m256.npz
-	$(PY) -m hdl.generate --config default --out build/verilog/default
-	$(PY) -m verif demo --config default
-	# whole real layers through the accelerator, bit-exact: MiniLM 384 x 384 with 8 tokens on both simulators, then
-	# Gemma's down_proj (640 x 2048) with 8 tokens on Verilator, against the INT8-weight twin (build/reports/perf.md)
-	$(PY) -m verif.top_perf --sim icarus verilator --config default --layers minilm --tokens 8 --buses 4 --kinds fineq
-	$(PY) -m verif.top_perf --config default --layers gemma-down --tokens 8 --buses 4 --kinds fineq mac8x8 --append
-	# area, timing and gate-level energy of the 4 x 4 arrays, PEs, decoder and vector unit on a short workload (the
-	# 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
-	$(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
+	@rm -f build/logs/demo/times.tsv
+	@echo "make demo: 11 steps; each step's own output is in build/logs/demo/NN.log"
+	@# FineQ against RTN at 3 and 4 bits on MiniLM (all six baselines: python -m quant eval)
+	@$(STEP) 1/11 "MiniLM: FineQ against RTN 3/4-bit (build/reports/quant.md)" $(PY) -m quant eval --methods fineq rtn3 rtn4
+	@$(STEP) 2/11 "MiniLM: the fineq-v1 packed file" $(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
+	@# the study's headline row on MiniLM: FineQ with error feedback, error-minimising formats and 30% dampening,
+	@# the winner at 2.7 bits (compare with the eval's rows above; every method: make bench)
+	@$(STEP) 3/11 "MiniLM: the study's headline row (build/reports/study-demo/)" $(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods fineq-ef-emin-d30
+	@# Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens per text (the
+	@# calibrated rows, fineq-v2-ef-emin-g96-d10 first, need tens of minutes of calibration: make bench)
+	@$(STEP) 4/11 "Gemma-3-270M: perplexity, float and calibration-free rows (build/reports/llm-demo/)" $(PY) -m quant study --model gemma3-270m --threads 1 --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
+	@# per-token golden vectors of Gemma's layer-0 down_proj (K = 2048, fineq-v2 with groups of 96), 256 real tokens
+	@$(STEP) 5/11 "Gemma-3-270M: golden vectors of layer 0 down_proj, 256 tokens" $(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 256 --method fineq-v2-emin-g96 --out build/vectors/gemma-l0-down_proj-v2-m256.npz
+	@$(STEP) 6/11 "Verilog of the default preset (build/verilog/default/)" $(PY) -m hdl.generate --config default --out build/verilog/default
+	@$(STEP) 7/11 "a real tile on the arrays, both simulators (build/reports/sim.md)" $(PY) -m verif demo --config default
+	@# whole real layers through the accelerator, bit-exact: MiniLM 384 x 384 with 8 tokens on both simulators, then
+	@# Gemma's down_proj (640 x 2048) with 8 tokens on Verilator, against the INT8-weight twin (build/reports/perf.md)
+	@$(STEP) 8/11 "MiniLM 384 x 384 through the whole accelerator, Icarus and Verilator" $(PY) -m verif.top_perf --sim icarus verilator --config default --layers minilm --tokens 8 --buses 4 --kinds fineq
+	@$(STEP) 9/11 "Gemma down_proj 640 x 2048: FineQ against the INT8 twin (build/reports/perf.md)" $(PY) -m verif.top_perf --config default --layers gemma-down --tokens 8 --buses 4 --kinds fineq mac8x8 --append
+	@# area, timing and gate-level energy of the 4 x 4 arrays, PEs, decoder and vector unit on a short workload (the
+	@# 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
+	@$(STEP) 10/11 "4 x 4 synthesis and gate-level energy (build/reports/synth.md)" $(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
+	@$(STEP) 11/11 "the verdicts" $(PY) -m quant.core.verdicts build/reports
+	@cat build/logs/demo/11.log
 
 test: setup
 	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q

@@ -121,6 +121,21 @@ def _memories(cases: dict) -> list[str]:
     return out
 
 
+def headline(data: dict) -> str:
+    """The page's verdict: the whole top's Fmax against the FineQ array's (issue #12: within 10%)."""
+    cases, small = data["cases"], list(data["parts"])[0]
+    arr = cases.get("default/fineq_array/dsp") or {}
+    top = cases.get("default/fineq_top/dsp") or {}
+    fa, ft = _fmax(arr, small), _fmax(top, small)
+    measured = sum("not_run" not in c and "error" not in c for c in cases.values())
+    tail = f" ({measured} of {len(cases)} cases measured)"
+    if fa and ft:
+        ok = "within" if ft >= 0.9 * fa else "not within"
+        return (f"On the {small} the whole default accelerator runs at {ft:.1f} MHz after place and route, "
+                f"{100 * ft / fa:.0f}% of the FineQ array's {fa:.1f} MHz: {ok} the 10% the goal allows{tail}.")
+    return f"The whole default accelerator has no Fmax after place and route on the {small} yet{tail}."
+
+
 def write(data: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {**data, "verdict": verdicts(data)}
@@ -128,7 +143,7 @@ def write(data: dict, out_dir: Path) -> None:
     parts = list(data["parts"])
     notes = sorted({r["note"] for c in data["cases"].values() for r in (c.get("pnr") or {}).values()
                     if r.get("note")})
-    md = ["# ECP5: resources and Fmax after place and route", "",
+    md = ["# ECP5: resources and Fmax after place and route", "", headline(data), "",
           *[f"- {v}" for v in data["verdict"]], "",
           method(data),
           "", *_table(data["cases"], parts), "", "## Critical paths (nextpnr)", "", *_paths(data["cases"]), "",

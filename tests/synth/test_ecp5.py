@@ -121,3 +121,7 @@ def test_report_states_verdicts(tmp_path):
     assert "array alone reaches 88.0 MHz" in md and "`assign y = p >>> s;`" in md
     assert "`default/fineq_array` (dsp) 88.0 MHz; `default/fineq_top` (dsp) 50.0 MHz" in md
     assert json.loads((tmp_path / "ecp5.json").read_text())["verdict"]
+    # the page's first paragraph is the verdict on the goal: 50 MHz is 57% of 88 MHz
+    from quant.core.verdicts import verdict_of
+    assert verdict_of(md)[1].startswith("On the LFE5U-25F the whole default accelerator runs at 50.0 MHz")
+    assert "57% of the FineQ array's 88.0 MHz: not within the 10%" in md
