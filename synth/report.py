@@ -325,11 +325,17 @@ def _top_section(area) -> list[str]:
         blocks = e.get("blocks") or {}
         total = sum(b["area_um2"] for b in blocks.values())
         if total:
-            L += ["", "| block | area um2 | share of logic | flip-flop share of block | instances |",
-                  "|---|---:|---:|---:|---:|"]
+            L += ["", "| block | area um2 | share of logic | flip-flop share of block | instances | "
+                  "critical delay inside the block ns |", "|---|---:|---:|---:|---:|---:|"]
             L += [f"| {b} | {_f(v['area_um2'])} | {_pct(v['area_um2'] / total)} | "
-                  f"{_pct(v['sequential_um2'] / v['area_um2'] if v['area_um2'] else None)} | {v['instances']} |"
+                  f"{_pct(v['sequential_um2'] / v['area_um2'] if v['area_um2'] else None)} | {v['instances']} | "
+                  f"{_f(v.get('comb_delay_ns'), '{:.2f}')} |"
                   for b, v in blocks.items() if v["area_um2"] > 0.005 * total]
+            slow = max(blocks.items(), key=lambda kv: kv[1].get("comb_delay_ns") or 0)
+            if slow[1].get("comb_delay_ns"):
+                L.append(f"\nThe slowest block is `{slow[0]}` ({slow[1]['comb_delay_ns']:.2f} ns inside it, each "
+                         f"module timed on its own; the flat run's {_f(e.get('asic_comb_delay_ns'), '{:.2f}')} ns "
+                         "includes the paths between modules).")
             small = [b for b, v in blocks.items() if v["area_um2"] <= 0.005 * total]
             if small:
                 L.append(f"\nUnder 0.5% each: {', '.join(small)}.")
