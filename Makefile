@@ -72,6 +72,8 @@ synth: setup
 	$(PY) -m synth --config $(CONFIG)
 
 bench: setup
+	# the tests too slow for `make test` (marked slow: FuseSoC's Icarus build of every tiny build)
+	FINEQ_SLOW=1 FINEQ_CONFIG=tiny $(PY) -m pytest -q -m slow tests
 	$(PY) -m quant bench
 	$(PY) -m verif bench
 	# the roofline sweep: M = 1, 8, 64, 256 at 32- and 128-bit buses, FineQ and the INT8 twin (Verilator)

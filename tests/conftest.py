@@ -1,8 +1,19 @@
-"""Shared fixtures for the fast tests."""
+"""Shared fixtures for the fast tests, and the quick tier: tests marked ``slow`` run only with
+FINEQ_SLOW=1 (`make bench` runs them), so that `make test` stays short."""
 
+import os
 import shutil
 
 import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("FINEQ_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: set FINEQ_SLOW=1 (make bench runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

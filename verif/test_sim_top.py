@@ -69,11 +69,12 @@ def test_top_layer_slice(sim, config_name, top_verilog, golden, tmp_path):
     run_slice(sim, config_name, "top", top_verilog, golden, tmp_path)
 
 
-# The two extra array kinds (INT8 x 3-bit MAC, radix-2 FineQ) share every block but the array
-# with builds above, so they run on Verilator only, to keep `make test` short.
-EXTRA_KINDS = ("top_mac8x3_b32", "top_fineq_r2_b32")
+# Every build shares every block but its array kind or bus width with `top`, so `make test` (no
+# FINEQ_SIM) runs them all on Verilator and, on Icarus, only `top` and the INT8 twin: Icarus takes
+# minutes on the wide-bus builds. `make sim` (FINEQ_SIM set) runs every build on every simulator.
+ICARUS_QUICK = ("top_mac8x8_b32",)
 VARIANT_RUNS = [(sim, v) for v in accelerators("tiny") if v != "top" for sim in simulate.selected_simulators()
-                if v not in EXTRA_KINDS or sim == "verilator"]
+                if "FINEQ_SIM" in os.environ or sim == "verilator" or v in ICARUS_QUICK]
 
 
 @pytest.mark.parametrize("sim,variant", VARIANT_RUNS)

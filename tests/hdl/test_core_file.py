@@ -47,6 +47,7 @@ def test_fusesoc_lints_with_verilator(tiny_dir, tmp_path):
     assert "top.v" in vc and "--top-module top" in vc
 
 
+@pytest.mark.slow     # Icarus compiles every build of the folder: a minute; the lint above is quick
 @pytest.mark.skipif(not FUSESOC.exists() or shutil.which("iverilog") is None, reason="fusesoc / iverilog missing")
 def test_fusesoc_builds_with_icarus(tiny_dir, tmp_path):
     r = _fusesoc(tiny_dir, tmp_path, "sim")
