@@ -11,8 +11,10 @@ is deterministic: no source locations, no absolute paths, no time stamps.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import amaranth
@@ -141,11 +143,14 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
             and all(p.exists() for p in written.values())):
         return written
     stamp.unlink(missing_ok=True)
-    for stem, make in parts.items():
-        _write(written[stem], icarus_safe(to_verilog(make(), stem)))
-    _write(written["vector_unit"], LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit")))
-    for stem, acfg in builds.items():
-        _write(written[stem], accelerator_verilog(acfg, stem))
+    # the accelerator builds take most of the time and are independent: one process per core
+    with ProcessPoolExecutor(max_workers=max(1, min(len(builds), os.cpu_count() or 1))) as pool:
+        tops = {stem: pool.submit(accelerator_verilog, acfg, stem) for stem, acfg in builds.items()}
+        for stem, make in parts.items():
+            _write(written[stem], icarus_safe(to_verilog(make(), stem)))
+        _write(written["vector_unit"], LINT_HEADER + icarus_safe(to_verilog(VectorUnit(), "vector_unit")))
+        for stem, future in tops.items():
+            _write(written[stem], future.result())
     _write(written["config"], cfg.to_json())
     _write(written["header"], c_header())
     stamp.write_text(digest)
