@@ -18,8 +18,12 @@ class Accumulator(wiring.Component):
     every chunk), K tile ``t < kt``, token ``m < mc`` (``mc = chunk_m``, or ``last_m`` in the
     last of ``chunks`` chunks). Blocks alternate between two sets of ``chunk_m`` lines (double
     buffering): while the write-back drains one set, the next block accumulates into the other.
-    A block's first tile writes its lines, the others read, add and write (the read is issued
-    one beat ahead, transparent to the write, so the same line may be updated every cycle).
+    A block's first tile writes its lines, the others read, add and write. Two stages, so that
+    no cycle holds both the group factor's product and the 32-bit add (together they limited the
+    whole accelerator's clock, ASIC and ECP5): a taken beat's addends (the product) are
+    registered with its line, set and first-tile flag; the next cycle adds them to the line read
+    in the cycle the beat was taken (transparent to the write, so the same line may be updated
+    every cycle).
 
     fineq-v2 (``grouped``): the first beat of every group of ``2**group_log2`` K tiles takes
     the group's factor line from ``scales`` (one unsigned byte per column), and every beat of
@@ -30,7 +34,8 @@ class Accumulator(wiring.Component):
     ``rd_set``/``rd_line``/``rd_data`` (1 cycle latency) and frees it with a pulse on
     ``release[s]``. A block waits (``i.ready`` low) until its set is free.
 
-    Throughput: one beat per cycle. Latency: a line is final 1 cycle after its last beat.
+    Throughput: one beat per cycle. Latency: a line is final 2 cycles after its last beat is
+    taken (``full`` rises with it).
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -68,6 +73,14 @@ class Accumulator(wiring.Component):
         m.d.comb += self.scales.ready.eq(take & new_group)
         next_tok = Mux(last_tok, 0, tok + 1)
         addends = self._scaled(m, new_group)
+        done_block = take & last_tok & last_t
+
+        # stage 2: the beat taken in the cycle before, with its addends
+        p_valid, p_first, p_set, p_done = Signal(), Signal(), Signal(), Signal()
+        p_tok = Signal(range(cfg.chunk_m))
+        p_add = [Signal.like(a, name=f"p_add_{c}") for c, a in enumerate(addends)]
+        m.d.sync += [p_valid.eq(take), p_first.eq(t == 0), p_set.eq(s), p_done.eq(done_block),
+                     p_tok.eq(tok), *(p.eq(a) for p, a in zip(p_add, addends, strict=True))]
 
         mems = [Memory(shape=self.line_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
         olds = []
@@ -76,14 +89,14 @@ class Accumulator(wiring.Component):
             wr = mem.write_port()
             rmw = mem.read_port(transparent_for=(wr,))
             out = mem.read_port()
-            m.d.comb += [rmw.addr.eq(Mux(take, next_tok, tok)), wr.addr.eq(tok),
-                         wr.en.eq(take & (s == k)), out.addr.eq(self.rd_line)]
+            # the line of the beat at the input, read for its add in the next cycle
+            m.d.comb += [rmw.addr.eq(tok), wr.addr.eq(p_tok),
+                         wr.en.eq(p_valid & (p_set == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
-                m.d.comb += wr.data[c].eq(Mux(t == 0, 0, rmw.data[c]) + addends[c])
+                m.d.comb += wr.data[c].eq(Mux(p_first, 0, rmw.data[c]) + p_add[c])
             olds.append(out.data)
         m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
 
-        done_block = take & last_tok & last_t
         with m.If(take):
             m.d.sync += tok.eq(next_tok)
             with m.If(last_tok):
@@ -93,12 +106,12 @@ class Accumulator(wiring.Component):
                 with m.If(last_b):
                     m.d.sync += chunk.eq(chunk + 1)
         set_busy = Mux(take & starting, 1 << s, 0)
-        set_full = Mux(done_block, 1 << s, 0)
+        set_full = Mux(p_valid & p_done, 1 << p_set, 0)
         m.d.sync += [busy.eq((busy | set_busy) & ~self.release),
                      self.full.eq((self.full | set_full) & ~self.release)]
         with m.If(self.go):
             m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
-                         self.full.eq(0)]
+                         self.full.eq(0), p_valid.eq(0)]
         return m
 
     def _scaled(self, m, new_group):

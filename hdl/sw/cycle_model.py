@@ -46,7 +46,7 @@ class Latency:
     x_chunk: int = 0  # per chunk: activation request to first line, load done to first vector
     p_block: int = 0  # per block: bus cycles a parameter burst costs beyond its beats
     w_lag: int = 14  # weight word arrival to its load into the shadow registers
-    drain: int = 0  # last vector's beat to its sums in the accumulator
+    drain: int = 1  # last vector's beat to its sums in the accumulator (its second stage)
     row: int = 4 + VU_LATENCY  # per token of a block's write-back: burst set-up, the vector unit, response
     finish: int = 19  # last write response to DONE
 
