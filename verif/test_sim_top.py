@@ -70,11 +70,10 @@ def test_top_layer_slice(sim, config_name, top_verilog, golden, tmp_path):
 
 
 # Every build shares every block but its array kind or bus width with `top`, so `make test` (no
-# FINEQ_SIM) runs them all on Verilator and, on Icarus, only `top` and the INT8 twin: Icarus takes
+# FINEQ_SIM) runs them on Verilator only and Icarus on `top` (test_top_layer_slice): Icarus takes
 # minutes on the wide-bus builds. `make sim` (FINEQ_SIM set) runs every build on every simulator.
-ICARUS_QUICK = ("top_mac8x8_b32",)
 VARIANT_RUNS = [(sim, v) for v in accelerators("tiny") if v != "top" for sim in simulate.selected_simulators()
-                if "FINEQ_SIM" in os.environ or sim == "verilator" or v in ICARUS_QUICK]
+                if "FINEQ_SIM" in os.environ or sim == "verilator"]
 
 
 @pytest.mark.parametrize("sim,variant", VARIANT_RUNS)

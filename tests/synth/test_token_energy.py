@@ -85,7 +85,7 @@ def test_counts_match_the_axi_traffic_of_a_simulated_top_level(kind, tmp_path):
     if kind is ArrayKind.MAC8X8:
         for j in jobs:
             j.factors, j.group = None, 0
-    measured = rtl_traffic(cfg, jobs, tmp_path, sim="icarus")
+    measured = rtl_traffic(cfg, jobs, tmp_path, sim="verilator")   # the builds the other tests make
     for j, r in zip(jobs, measured, strict=True):
         q = j.w8.astype(np.int64) if kind is ArrayKind.MAC8X8 else unpack_clusters(j.clusters, j.k)
         c = job_counts(q, j.x.shape[0], cfg, group=j.group if j.factors is not None else 0)
