@@ -10,8 +10,9 @@ from .arith import ceil_div_const
 __all__ = ["Geometry", "SETUP_CYCLES"]
 
 PRODUCT_BITS = 16  # width of the serial multiplier's second factor
-# step 0: quotients registered; LOAD1: first product set up; PRODUCT_BITS shift-add steps;
-# READ1: first result taken, second set up; PRODUCT_BITS steps; READ2: second result taken
+# step 0: quotients registered, edges and groups set up from them; LOAD1: first product set
+# up; PRODUCT_BITS shift-add steps; READ1: first result taken, second set up; PRODUCT_BITS
+# steps; READ2: second result taken
 LOAD1 = 1
 READ1 = LOAD1 + PRODUCT_BITS + 1
 READ2 = READ1 + PRODUCT_BITS + 1
@@ -22,7 +23,8 @@ SETUP_CYCLES = LAST_STEP + 1  # cycles from the one with start to the first with
 class Geometry(wiring.Component):
     """Derives everything the engines need from a job's ``m``, ``k``, ``n`` and ``bypass``.
 
-    On ``start`` (sizes must be legal and stable) it computes, without a divider:
+    On ``start`` (sizes must be legal and stay stable until ``ready``) it computes, without a
+    divider (the quotients in the cycle of ``start``, the edges and groups from them in the next):
     ``kt = ceil(k / rows)`` K tiles, ``nb = ceil(n / cols)`` blocks, ``chunks = ceil(m /
     chunk_m)``; the edges ``last_rows``, ``last_cols``, ``last_m`` (rows of the last K tile,
     channels of the last block, tokens of the last chunk); ``x_row_words = ceil(k / B)`` (bus
@@ -60,17 +62,22 @@ class Geometry(wiring.Component):
             y_bytes = Mux(self.bypass, self.n << 2, self.n)
             m.d.sync += [
                 self.kt.eq(kt), self.nb.eq(nb), self.chunks.eq(chunks),
-                self.last_rows.eq(self.k - (kt - 1) * cfg.rows),
-                self.last_cols.eq(self.n - (nb - 1) * cfg.cols),
-                self.last_m.eq(self.m - (chunks - 1) * cfg.chunk_m),
                 self.x_row_words.eq((self.k + cfg.bus_bytes - 1) >> log_b),
-                self.groups.eq(Mux(self.grouped,
-                                   (kt + (1 << self.group_log2) - 1) >> self.group_log2, 0)),
                 self.y_stride.eq(((y_bytes + cfg.bus_bytes - 1) >> log_b) << log_b),
+            ]
+        step = Signal(range(LAST_STEP + 1))
+        # step 0, from the registered quotients (the sizes stay latched through the job): the
+        # edges and the group count, a cycle after the divisions, not in the same one
+        with m.If(step == 0):
+            m.d.sync += [
+                self.last_rows.eq(self.k - (self.kt - 1) * cfg.rows),
+                self.last_cols.eq(self.n - (self.nb - 1) * cfg.cols),
+                self.last_m.eq(self.m - (self.chunks - 1) * cfg.chunk_m),
+                self.groups.eq(Mux(self.grouped,
+                                   (self.kt + (1 << self.group_log2) - 1) >> self.group_log2, 0)),
             ]
         # Two products, one after the other, by shift and add (PRODUCT_BITS cycles each).
         acc, mcand, mplier = Signal(32), Signal(32), Signal(PRODUCT_BITS)
-        step = Signal(range(LAST_STEP + 1))
         m.d.sync += self.ready.eq(step == LAST_STEP)
         with m.If(step != LAST_STEP):
             m.d.sync += step.eq(step + 1)
