@@ -85,7 +85,7 @@ def test_top_variants(sim, variant, config_name, top_verilog, golden, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("FINEQ_FULL_LAYER"),
-                    reason="full 384 x 384 layer: set FINEQ_FULL_LAYER=1 (make demo / make bench)")
+                    reason="full 384 x 384 layer: set FINEQ_FULL_LAYER=1 (make bench runs the layer on both simulators through verif.top_perf)")
 @pytest.mark.parametrize("sim", simulate.selected_simulators())
 def test_top_full_layer(sim, tmp_path):
     """The whole MiniLM layer with 8 tokens on the default preset: bit-exact, near its roofline,
