@@ -30,7 +30,7 @@ from .datapath.mac_pe import MacPE
 from .datapath.temporal_pe import TemporalPE
 from .datapath.temporal_pe_r2 import TemporalPE2
 
-__all__ = ["components", "accelerators", "generate", "generate_config", "main", "VARIANTS"]
+__all__ = ["components", "accelerators", "generate", "generate_config", "is_current", "main", "VARIANTS"]
 
 # Accelerator builds written besides top.v, per preset: (array kind, bus bytes).
 VARIANTS = {
