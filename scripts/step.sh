@@ -5,7 +5,7 @@
 set -uo pipefail
 num=$1 title=$2
 shift 2
-logs=${FINEQ_BUILD:-build}/logs/demo
+logs=build/logs/demo    # the Makefile's recipes write under build/ too
 mkdir -p "$logs"
 log=$logs/$(printf '%02d' "${num%%/*}").log
 printf '[%s] %s ... ' "$num" "$title"
