@@ -21,6 +21,7 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     out = Path(out)
     cfg = area["config"]
     L = [f"# Synthesis report: FineQ array against MAC arrays ({cfg['name']}: {cfg['rows']} x {cfg['cols']})", ""]
+    L += [headline(area, energy), ""]
     mach = area["machine"]
     L += [f"Machine: {mach.get('cpu')} ({mach.get('cores')} cores); {mach.get('yosys')}; "
           f"{mach.get('nextpnr')}; {mach.get('iverilog')}.",
@@ -76,6 +77,18 @@ def write(area: dict, energy: dict, out: Path) -> Path:
     path = out / "synth.md"
     path.write_text("\n".join(L))
     return path
+
+
+def headline(area: dict, energy: dict) -> str:
+    """The page's verdict: FineQ's array against the INT8 x INT8 array, area and (gated) energy."""
+    r = (area.get("ratios") or {}).get("fineq_array_vs_mac8x8_array") or {}
+    area_txt = (f"the FineQ array takes {_pct(r['area_um2_reduction'])} less area than the INT8 x INT8 array"
+                if r.get("area_um2_reduction") is not None else "the FineQ and INT8 x INT8 arrays were not both measured")
+    for v in ("gated", "ungated"):
+        sentence = verdict((energy.get(v) or {}).get("designs") or {}, "fineq_array", "mac8x8_array", v)
+        if sentence:
+            return f"In this run {area_txt}. {sentence}"
+    return f"In this run {area_txt}; no energy comparison was measured."
 
 
 VARIANT_TITLES = {"ungated": "without clock gating", "gated": "with clock gating"}

@@ -473,3 +473,20 @@ def test_memory_estimate_in_the_report(tmp_path):
     md = report.write(area, energy_json, tmp_path).read_text()
     assert "### With clock gating" in md and "**an array-level estimate**" in md
     assert "| 64 | 4 |" in md
+
+
+def test_synth_page_opens_with_its_verdict():
+    from quant.core.verdicts import verdict_of
+    from synth.report import headline
+
+    def run(pj, macs=100):
+        return {"energy_per_mac_pj": pj, "macs": macs, "breakdown_pj": {"logic": pj * macs}}
+
+    area = {"ratios": {"fineq_array_vs_mac8x8_array": {"area_um2_reduction": 0.6}}}
+    energy = {"gated": {"designs": {"fineq_array": run(10.0), "mac8x8_array": run(15.0)}}}
+    text = headline(area, energy)
+    assert text.startswith("In this run the FineQ array takes 60.0% less area than the INT8 x INT8 array.")
+    assert "**`fineq_array` wins over `mac8x8_array` by 1.50x**" in text and "goal >= 1.79x missed" in text
+    assert verdict_of(f"# Synthesis report\n\n{text}\n\nMachine: ...\n")[1] == text
+    assert headline({}, {}) == ("In this run the FineQ and INT8 x INT8 arrays were not both measured; "
+                                "no energy comparison was measured.")
