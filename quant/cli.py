@@ -138,8 +138,9 @@ def cmd_study(args) -> None:
                        on_result=lambda partial: write_reports(partial, Path(args.out_dir), with_plot=False))
     paths = write_reports(report, Path(args.out_dir))
     g = report["goal"]
-    for line in paths["md"].read_text().splitlines()[4:4 + len(report["methods"]) + 2]:
-        print(line)
+    page = paths["md"].read_text().splitlines()
+    first = next(i for i, line in enumerate(page) if line.startswith("|"))   # the table
+    print("\n".join(page[first:first + len(report["methods"]) + 2]))
     if g.get("checked"):
         print(f"goal: {g['method']} at {g['bpw']:.3f} bits/weight ahead of {g['baseline']} on "
               f"{', '.join(g['ahead_on']) or 'nothing'} -> {'met' if g['met'] else 'not met'}")

@@ -135,7 +135,12 @@ def plot(report: dict, path: Path) -> Path:
 def markdown(report: dict, png: Path | None) -> str:
     texts = report["texts"]
     cal = report.get("calibration") or {}
-    lines = [f"# Perplexity study: {report['model']}", "",
+    g = goal(report)
+    verdict = (f"Best FineQ variant at <= {GOAL_BPW} bits/weight: **{g['method']}** ({g['bpw']:.3f} b), "
+               + "; ".join(f"{row['ratio_to_float']:.2f}x the float perplexity on {t}" for t, row in g["per_text"].items())
+               + f": the goal (<= {GOAL_RATIO:g}x on every text) is **{'met' if g['met'] else 'not met'}**."
+               if g["checked"] else f"No FineQ variant at or under {GOAL_BPW} bits/weight with a float baseline in this run.")
+    lines = [f"# Perplexity study: {report['model']}", "", verdict, "",
              f"{report['linear_layers']} linear layers quantized (the output head kept in float), "
              f"{report['weights']:,} weights; {report['model_note']}. Machine: {report['machine']}.", "",
              "Texts: " + "; ".join(f"**{t}**: {i['source']}, {i['tokens']:,} tokens, the first {i['windows']} windows "
@@ -157,7 +162,6 @@ def markdown(report: dict, png: Path | None) -> str:
                   "Every quantized linear layer on the golden integer arithmetic (INT8 activations, exact "
                   "integer GEMM, the vector unit), the rest in float; ratio to the same method's weight-only "
                   "perplexity (float activations).", "", hw, ""]
-    g = goal(report)
     lines += ["## Goal", ""]
     if g["checked"]:
         lines.append(f"Best FineQ variant at <= {GOAL_BPW} bits/weight: **{g['method']}** ({g['bpw']:.3f} b). "

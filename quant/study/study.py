@@ -267,8 +267,13 @@ def write_reports(report: dict, out_dir: Path, *, with_plot: bool = True) -> dic
     paths["json"].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
     png = plot(report, paths["plot"]) if with_plot else None
     g = report["goal"]
+    verdict = (f"Best FineQ variant under {GOAL_BPW} bits/weight: **{g['method']}** ({g['bpw']:.3f} b), ahead of "
+               f"{g['baseline']} on {', '.join(g['ahead_on']) or 'nothing'}: goal met: **{g['met']}**."
+               if g.get("checked") else "Goal not checked: the run lacked rtn3 or a FineQ variant.")
     lines = [
         f"# Quantization study: {report['model']}",
+        "",
+        verdict,
         "",
         f"{report['linear_layers']} linear layers, {report['weights']:,} weights; machine: {report['machine']}. "
         "Every method is scored against the same float32 model on the same real English text (the "

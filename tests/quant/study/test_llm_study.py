@@ -52,6 +52,15 @@ def test_llm_study_writes_table_json_and_plot(tiny_llama, tmp_path, capsys):
     assert all(re.search(rf"^\| {re.escape(m)} +\|", md, re.M) for m in METHODS) and "What the hardware computes" in md and "## Goal" in md
     assert (out / "study_ppl_bpw.png").stat().st_size > 10_000
     assert "goal:" in capsys.readouterr().out
+    # the page opens with its verdict on the goal, from the same numbers as its Goal section
+    from quant.core.verdicts import verdict_of
+    from quant.study.llm_report import goal
+    g, first = goal(report), verdict_of(md)[1]
+    if g["checked"]:
+        assert first.startswith(f"Best FineQ variant at <= 2.8 bits/weight: **{g['method']}**")
+        assert f"is **{'met' if g['met'] else 'not met'}**" in first
+    else:
+        assert first == "No FineQ variant at or under 2.8 bits/weight with a float baseline in this run."
     # the calibration text is cached: a second run does not generate it again
     cached = [p for p in (tmp_path / "build" / "text").glob("calibration-*.pt") if "hessians" not in p.name]
     assert len(cached) == 1
