@@ -55,9 +55,20 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
     f = open(path_or_file) if isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__") \
         else path_or_file
     t = Toggles()
+    it = iter(f)
+    first = _read_header(it, t, scope_filter)
+    _count_changes(_chain(first, it) if first is not None else it, t)
+    if f is not path_or_file:
+        f.close()
+    return t
+
+
+def _read_header(it, t: Toggles, scope_filter: str | None):
+    """The declarations up to ``$enddefinitions`` into ``t.vars`` and ``t.timescale``; returns the
+    line after them (the first of the value changes), or the last line read."""
     scopes: list[str] = []
     header = True
-    it = iter(f)
+    line = None
     for line in it:
         if not header:
             break
@@ -102,6 +113,11 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
                 tokens = tokens[tokens.index("$end") + 1:]
             else:
                 tokens = tokens[1:]
+    return line
+
+
+def _count_changes(records, t: Toggles) -> None:
+    """Rises and falls per bit of every declared code, one settled value per time step."""
     widths = {c: vs[0].width for c, vs in t.vars.items()}
     for c, w in widths.items():
         t.rise[c] = [0] * w
@@ -139,7 +155,7 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
         fillc = v[0] if v[0] in "xz" else "0"
         return fillc * (w - len(v)) + v
 
-    for rec in _chain(line, it):
+    for rec in records:
         if not rec:
             continue
         ch = rec[0]
@@ -157,9 +173,6 @@ def count(path_or_file, scope_filter: str | None = None) -> Toggles:
         elif ch in "rR":
             continue
     commit()
-    if f is not path_or_file:
-        f.close()
-    return t
 
 
 def _chain(first, rest):
