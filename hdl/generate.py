@@ -139,8 +139,7 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
     written = {stem: out_dir / f"{stem}.v" for stem in stems}
     written["config"] = out_dir / "config.json"
     written["header"] = out_dir / "fineq_accel.h"
-    if (not force and stamp.exists() and stamp.read_text() == digest
-            and all(p.exists() for p in written.values())):
+    if not force and is_current(config_name, out_dir) and all(p.exists() for p in written.values()):
         return written
     stamp.unlink(missing_ok=True)
     # the accelerator builds take most of the time and are independent: one process per core
