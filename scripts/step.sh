@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One line per `make demo` step: "[n/N] title ... 42 s" while the step's own output goes to
+# Two lines per `make demo` step, "[n/N] title ..." when it starts and "[n/N] 42 s  title" when it
+# ends (the demo's two lanes print in between), while the step's own output goes to
 # build/logs/demo/NN.log; a failing step prints its last 40 lines and the log's path, and stops.
 #   usage: step.sh N/TOTAL "title" command args...
 set -uo pipefail
@@ -8,16 +9,16 @@ shift 2
 logs=build/logs/demo    # the Makefile's recipes write under build/ too
 mkdir -p "$logs"
 log=$logs/$(printf '%02d' "${num%%/*}").log
-printf '[%s] %s ... ' "$num" "$title"
+printf '[%s] %s ...\n' "$num" "$title"
 start=$(date +%s)
 "$@" >"$log" 2>&1
 rc=$?
 secs=$(( $(date +%s) - start ))
 if [ $rc -ne 0 ]; then
-    printf 'FAILED after %d s (exit %d)\n' "$secs" "$rc"
+    printf '[%s] FAILED after %d s (exit %d): %s\n' "$num" "$secs" "$rc" "$title"
     tail -n 40 "$log" | sed 's/^/    /'
     echo "error: step [$num] '$title' failed; its whole output is in $log" >&2
     exit $rc
 fi
-printf '%d s  (%s)\n' "$secs" "$log"
+printf '[%s] %4d s  %s  (%s)\n' "$num" "$secs" "$title" "$log"
 printf '%s\t%s\t%d\n' "$num" "$title" "$secs" >>"$logs/times.tsv"

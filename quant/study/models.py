@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,12 +152,48 @@ def load_gguf(gguf: Path):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
-                                                     local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
+        with _one_gguf_reader():
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
+                                                         local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise FineQError(f"transformers cannot load the GGUF file {gguf}: {e}") from None
     return model.eval(), tokenizer
+
+
+@contextmanager
+def _one_gguf_reader():
+    """transformers opens the GGUF file three times (configuration, weights, tokenizer), and each
+    time parses the whole header: about 30 s apiece for Gemma's 262k-entry vocabulary on these
+    machines. The reader is read-only over a memory map, so the three share one, and the two
+    metadata-only parses (configuration, tokenizer) share one result."""
+    import copy
+
+    import gguf as gguf_pkg
+    import transformers.modeling_gguf_pytorch_utils as hf_gguf
+
+    original_reader, original_load = gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint
+    readers, metadata = {}, {}
+
+    def shared_reader(path, *args, **kwargs):
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original_reader(path, *args, **kwargs)
+        return readers[key]
+
+    def shared_load(path, return_tensors=False, **kwargs):
+        if return_tensors or kwargs:
+            return original_load(path, return_tensors=return_tensors, **kwargs)
+        key = os.fspath(path)
+        if key not in metadata:
+            metadata[key] = original_load(path, return_tensors=False)
+        return copy.deepcopy(metadata[key])     # callers edit what they get
+
+    gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint = shared_reader, shared_load
+    try:
+        yield
+    finally:
+        gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint = original_reader, original_load
 
 
 def model_folder_of(spec, *, progress: bool = True) -> tuple[Path, str]:

@@ -1,0 +1,31 @@
+"""scripts/step.sh, the wrapper of every `make demo` step: its output goes to a log, a failing
+step says which and how it failed, a passing one records its time."""
+import subprocess
+from pathlib import Path
+
+STEP = Path(__file__).resolve().parents[1] / "scripts" / "step.sh"
+
+
+def run_step(tmp_path, *command):
+    return subprocess.run(["bash", str(STEP), "3/7", "a title", *command], cwd=tmp_path,
+                          capture_output=True, text=True)
+
+
+def test_a_passing_step_logs_its_output_and_time(tmp_path):
+    r = run_step(tmp_path, "echo", "hello from the step")
+    assert r.returncode == 0
+    logs = tmp_path / "build" / "logs" / "demo"
+    assert (logs / "03.log").read_text() == "hello from the step\n"
+    assert "hello" not in r.stdout                      # the output went to the log only
+    lines = r.stdout.splitlines()
+    assert lines[0] == "[3/7] a title ..." and lines[1].startswith("[3/7]") and "03.log" in lines[1]
+    num, title, secs = (logs / "times.tsv").read_text().rstrip("\n").split("\t")
+    assert (num, title) == ("3/7", "a title") and int(secs) >= 0
+
+
+def test_a_failing_step_shows_its_tail_and_exit_code(tmp_path):
+    r = run_step(tmp_path, "bash", "-c", "echo the cause; exit 3")
+    assert r.returncode == 3
+    assert "FAILED" in r.stdout and "exit 3" in r.stdout and "the cause" in r.stdout
+    assert r.stderr.startswith("error: step [3/7] 'a title' failed") and "03.log" in r.stderr
+    assert not (tmp_path / "build" / "logs" / "demo" / "times.tsv").exists()
