@@ -29,7 +29,9 @@ fi
 # torch first: on these machines pip takes a local CPU build for exactly this version;
 # anything that asks for torch afterwards is satisfied by it instead of a CUDA build.
 # (this machine's pip configuration warns about empty local index folders: hide only that noise)
+# --no-compile: pip would byte-compile every file of every package (torch, transformers, scipy...)
+# on one core; Python compiles the modules actually imported on first use instead.
 quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
-"$venv/bin/python" -c "import torch" 2>/dev/null || quiet "$venv/bin/pip" install -q "torch==2.13.0"
-quiet "$venv/bin/pip" install -q -e .
+"$venv/bin/python" -c "import torch" 2>/dev/null || quiet "$venv/bin/pip" install -q --no-compile "torch==2.13.0"
+quiet "$venv/bin/pip" install -q --no-compile -e .
 echo "setup: done"

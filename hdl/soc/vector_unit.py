@@ -97,6 +97,13 @@ class VectorUnit(wiring.Component):
             m.d.sync += sig.eq(value)
             return sig
 
+        def wire(name, shape, value):
+            # a named signal, so that an operand used several times is one net: Amaranth copies
+            # an expression wherever it is used (the carry-save tree grew to 2.8 MB of RTLIL)
+            sig = Signal(shape, name=name)
+            m.d.comb += sig.eq(value)
+            return sig
+
         def control(k, valid, bypass, last, shift):
             return (reg(f"valid{k}", 1, valid), reg(f"bypass{k}", 1, bypass),
                     reg(f"last{k}", 1, last), reg(f"shift{k}", SHIFT_BITS, shift))
@@ -124,8 +131,8 @@ class VectorUnit(wiring.Component):
         ops = [half1, Cat(*(Cat(neg1[d], Const(0, 1)) for d in range(BOOTH_DIGITS)))[:w]]
         for d in range(BOOTH_DIGITS):
             sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
-            ops.append(((sel ^ neg1[d].replicate(w)) << (2 * d))[:w])
-        s, c = _carry_save_tree(ops, w)
+            ops.append(wire(f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))
+        s, c = _carry_save_tree(ops, w, wire)
         sum2, carry2 = reg("sum2", w, s), reg("carry2", w, c)
         ctl2 = control(2, *ctl1)
 
@@ -153,15 +160,18 @@ def _booth_digit(mult, d):
     return b1 ^ b0, (b2 & ~b1 & ~b0) | (~b2 & b1 & b0), b2
 
 
-def _carry_save_tree(ops, w):
-    """Three operands to two (sum and carry) until two are left, modulo 2**w."""
-    ops = list(ops)
+def _carry_save_tree(ops, w, wire):
+    """Three operands to two (sum and carry) until two are left, modulo 2**w; ``wire(name,
+    width, value)`` makes each level's words signals."""
+    ops, level = list(ops), 0
     while len(ops) > 2:
         nxt = []
         while len(ops) >= 3:
             a, b, c = ops.pop(0), ops.pop(0), ops.pop(0)
-            nxt += [(a ^ b ^ c)[:w], (((a & b) | (a & c) | (b & c)) << 1)[:w]]
-        ops = nxt + ops
+            k = len(nxt) // 2
+            nxt += [wire(f"csa{level}_{k}_s", w, (a ^ b ^ c)[:w]),
+                    wire(f"csa{level}_{k}_c", w, (((a & b) | (a & c) | (b & c)) << 1)[:w])]
+        ops, level = nxt + ops, level + 1
     return ops
 
 
