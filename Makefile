@@ -24,34 +24,32 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 # The demo: every step a newcomer needs, each cut short; `make bench` runs the full versions (every
 # method, more windows, the vector unit and whole top in synthesis, the array-size sweep, the
-# roofline sweep). Two lanes run side by side on the two cores (`make -j2`): the model lane
-# (Gemma, then MiniLM) and the hardware lane; step 10 needs step 2's vectors and waits for them.
-# Timings per step: README.md "How long make demo takes".
+# roofline sweep). Two lanes run side by side on the two cores (`make -j2`), the model lane (steps
+# 1-4) and the hardware lane (5-10, of which 9 and 10 wait for step 1's dequantized Gemma); they
+# take about as long each. Timings per step: README.md "How long make demo takes".
 DEMO_SYNTH_DESIGNS := fineq_array,mac8x8_array,mac8x3_array,temporal_pe,mac8x8_pe,mac8x3_pe,decoder
 
 STEP := bash scripts/step.sh
 
 demo: setup
 	@rm -f build/logs/demo/times.tsv
-	@echo "make demo: 11 steps in two lanes (model, hardware); each step's own output is in build/logs/demo/NN.log"
+	@echo "make demo: 11 steps in two lanes (model 1-4, hardware 5-10); each step's own output is in build/logs/demo/NN.log"
 	@$(MAKE) --no-print-directory -j2 demo-verdicts
 
 .PHONY: demo-gemma demo-minilm demo-hardware demo-gemma-layer demo-verdicts
 # Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens of the
 # Python-manual prose (the licence texts and the calibrated rows, fineq-v2-ef-emin-g96-d10 first, which need
-# tens of minutes of calibration: make bench); then
-# per-token golden vectors of layer 0's down_proj (K = 2048, fineq-v2 with groups of 96), 256 real tokens
+# tens of minutes of calibration: make bench)
 demo-gemma:
 	@$(STEP) 1/11 "Gemma-3-270M: perplexity, float and calibration-free rows (build/reports/llm-demo/)" $(PY) -m quant study --model gemma3-270m --threads 1 --texts pydoc --windows 1 --out-dir build/reports/llm-demo --methods rtn4 fineq-v2-emin-g96
-	@$(STEP) 2/11 "Gemma-3-270M: golden vectors of layer 0 down_proj, 256 tokens" $(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 256 --method fineq-v2-emin-g96 --out build/vectors/gemma-l0-down_proj-v2-m256.npz
 
 # FineQ against RTN at 3 and 4 bits on MiniLM (all six baselines: python -m quant eval); the packed file; the
 # study's headline row on MiniLM: FineQ with error feedback, error-minimising formats and 30% dampening, the
 # winner at 2.7 bits, against 3-bit RTN, the goal's baseline (every method: make bench)
 demo-minilm: demo-gemma
-	@$(STEP) 3/11 "MiniLM: FineQ against RTN 3/4-bit (build/reports/quant.md)" $(PY) -m quant eval --methods fineq rtn3 rtn4
-	@$(STEP) 4/11 "MiniLM: the fineq-v1 packed file" $(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
-	@$(STEP) 5/11 "MiniLM: the study's headline row (build/reports/study-demo/)" $(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods rtn3 fineq-ef-emin-d30
+	@$(STEP) 2/11 "MiniLM: FineQ against RTN 3/4-bit (build/reports/quant.md)" $(PY) -m quant eval --methods fineq rtn3 rtn4
+	@$(STEP) 3/11 "MiniLM: the fineq-v1 packed file" $(PY) -m quant quantize --out build/fineq/all-MiniLM-L6-v2.fineq.safetensors
+	@$(STEP) 4/11 "MiniLM: the study's headline row (build/reports/study-demo/)" $(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods rtn3 fineq-ef-emin-d30
 
 # the Verilog; a real tile on the arrays on both simulators; a whole real layer (MiniLM 384 x 384, 8 tokens)
 # through the accelerator, bit-exact, on Verilator (Icarus takes 7 minutes on it: make bench); area, timing and
@@ -59,13 +57,15 @@ demo-minilm: demo-gemma
 # workload, iCE40 synthesis without place and route (the radix-2 design point, the vector unit, the per-block
 # breakdowns, iCE40 Fmax, the 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
 demo-hardware:
-	@$(STEP) 6/11 "Verilog of the default preset (build/verilog/default/)" $(PY) -m hdl.generate --config default --out build/verilog/default
-	@$(STEP) 7/11 "a real tile on the arrays, both simulators (build/reports/sim.md)" $(PY) -m verif demo --config default
-	@$(STEP) 8/11 "MiniLM 384 x 384 through the whole accelerator (Verilator)" $(PY) -m verif.top_perf --config default --layers minilm --tokens 8 --buses 4 --kinds fineq
-	@$(STEP) 9/11 "4 x 4 synthesis and gate-level energy (build/reports/synth.md)" $(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --no-blocks --no-pnr --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
+	@$(STEP) 5/11 "Verilog of the default preset (build/verilog/default/)" $(PY) -m hdl.generate --config default --out build/verilog/default
+	@$(STEP) 6/11 "a real tile on the arrays, both simulators (build/reports/sim.md)" $(PY) -m verif demo --config default
+	@$(STEP) 7/11 "MiniLM 384 x 384 through the whole accelerator (Verilator)" $(PY) -m verif.top_perf --config default --layers minilm --tokens 8 --buses 4 --kinds fineq
+	@$(STEP) 8/11 "4 x 4 synthesis and gate-level energy (build/reports/synth.md)" $(PY) -m synth --config default --size 4 --designs $(DEMO_SYNTH_DESIGNS) --no-blocks --no-pnr --sweep "" --tiles 2 --vectors 16 --steady-vectors 32
 
-# Gemma's down_proj (640 x 2048) through the accelerator against the INT8-weight twin (build/reports/perf.md)
+# per-token golden vectors of Gemma's layer-0 down_proj (K = 2048, fineq-v2 with groups of 96), 256 real
+# tokens; the layer through the accelerator against the INT8-weight twin (build/reports/perf.md)
 demo-gemma-layer: demo-gemma demo-hardware
+	@$(STEP) 9/11 "Gemma-3-270M: golden vectors of layer 0 down_proj, 256 tokens" $(PY) -m quant vectors --model gemma3-270m --layer model.layers.0.mlp.down_proj --tokens 256 --method fineq-v2-emin-g96 --out build/vectors/gemma-l0-down_proj-v2-m256.npz
 	@$(STEP) 10/11 "Gemma down_proj 640 x 2048: FineQ against the INT8 twin (build/reports/perf.md)" $(PY) -m verif.top_perf --config default --layers gemma-down --tokens 8 --buses 4 --kinds fineq mac8x8 --append
 
 demo-verdicts: demo-minilm demo-gemma-layer
