@@ -52,7 +52,7 @@ demo-minilm: demo-gemma
 	@$(STEP) 4/11 "MiniLM: the study's headline row (build/reports/study-demo/)" $(PY) -m quant study --threads 1 --out-dir build/reports/study-demo --methods rtn3 fineq-ef-emin-d30
 
 # the Verilog; a real tile on the arrays on both simulators; a whole real layer (MiniLM 384 x 384, 8 tokens)
-# through the accelerator, bit-exact, on Verilator (Icarus takes 7 minutes on it: make bench); area, timing and
+# through the accelerator, bit-exact, on Verilator (Icarus takes minutes on it: make bench); area, timing and
 # gate-level energy of the 4 x 4 FineQ array against both MAC arrays, their PEs and the decoder on a short
 # workload, iCE40 synthesis without place and route (the radix-2 design point, the vector unit, the per-block
 # breakdowns, iCE40 Fmax, the 8 x 8 comparison, the whole top and the sweep to 16 x 16: make bench)
@@ -95,7 +95,7 @@ bench: setup
 	$(PY) -m verif bench
 	# the roofline sweep: M = 1, 8, 64, 256 at 32- and 128-bit buses, FineQ and the INT8 twin (Verilator)
 	$(PY) -m verif.top_perf --config default
-	# the MiniLM layer on Icarus as well (7 minutes; the demo runs it on Verilator)
+	# the MiniLM layer on Icarus as well (minutes; the demo runs it on Verilator)
 	$(PY) -m verif.top_perf --sim icarus --config default --layers minilm --tokens 8 --buses 4 --kinds fineq --append
 	$(PY) -m quant study --threads 1
 	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
