@@ -175,7 +175,9 @@ class PEArray(wiring.Component):
                 r, c = (b * self.load_width + lane) % rows, (b * self.load_width + lane) // rows
                 keep = keep | ((beat == b) & payload.rows[r] & payload.cols[c])
             q = payload.data[lane]
-            magnitude = Mux(keep, Mux(q < 0, -q, q).as_unsigned(), 0)
+            # a signal, not an expression: Amaranth would copy the expression into each compare
+            magnitude = Signal(cfg.weight_width, name=f"magnitude_{lane}")
+            m.d.comb += magnitude.eq(Mux(keep, Mux(q < 0, -q, q).as_unsigned(), 0))
             beat_seen = beat_seen | Cat(*(magnitude >= k for k in range(1, longest + 1)))
         m.d.comb += now.eq(Mux(beat == 0, 0, seen) | beat_seen)
         with m.If(load):
