@@ -164,36 +164,24 @@ def load_gguf(gguf: Path):
 @contextmanager
 def _one_gguf_reader():
     """transformers opens the GGUF file three times (configuration, weights, tokenizer), and each
-    time parses the whole header: about 30 s apiece for Gemma's 262k-entry vocabulary on these
-    machines. The reader is read-only over a memory map, so the three share one, and the two
-    metadata-only parses (configuration, tokenizer) share one result."""
-    import copy
-
+    ``gguf.GGUFReader`` parses the whole header: about 30 s apiece for Gemma's 262k-entry
+    vocabulary on these machines. The reader is read-only over a memory map, so the three share one."""
     import gguf as gguf_pkg
-    import transformers.modeling_gguf_pytorch_utils as hf_gguf
 
-    original_reader, original_load = gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint
-    readers, metadata = {}, {}
+    original = gguf_pkg.GGUFReader
+    readers = {}
 
-    def shared_reader(path, *args, **kwargs):
+    def shared(path, *args, **kwargs):
         key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
         if key not in readers:
-            readers[key] = original_reader(path, *args, **kwargs)
+            readers[key] = original(path, *args, **kwargs)
         return readers[key]
 
-    def shared_load(path, return_tensors=False, **kwargs):
-        if return_tensors or kwargs:
-            return original_load(path, return_tensors=return_tensors, **kwargs)
-        key = os.fspath(path)
-        if key not in metadata:
-            metadata[key] = original_load(path, return_tensors=False)
-        return copy.deepcopy(metadata[key])     # callers edit what they get
-
-    gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint = shared_reader, shared_load
+    gguf_pkg.GGUFReader = shared    # transformers imports it from gguf inside each call
     try:
         yield
     finally:
-        gguf_pkg.GGUFReader, hf_gguf.load_gguf_checkpoint = original_reader, original_load
+        gguf_pkg.GGUFReader = original
 
 
 def model_folder_of(spec, *, progress: bool = True) -> tuple[Path, str]:
