@@ -7,8 +7,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
+from .arith import carry_save_tree, carry_select, minus_one, named, product_carry_save, sign_extend
 
 __all__ = ["Accumulator"]
+
+ADD_CHUNK = 16  # bits of a carry-select chunk: each add fits the array's cycle (hdl/soc/arith.py)
 
 
 class Accumulator(wiring.Component):
@@ -20,10 +23,11 @@ class Accumulator(wiring.Component):
     buffering): while the write-back drains one set, the next block accumulates into the other.
     A block's first tile writes its lines, the others read, add and write. Two stages, so that
     no cycle holds both the group factor's product and the 32-bit add (together they limited the
-    whole accelerator's clock, ASIC and ECP5): a taken beat's addends (the product) are
-    registered with its line, set and first-tile flag; the next cycle adds them to the line read
-    in the cycle the beat was taken (transparent to the write, so the same line may be updated
-    every cycle).
+    whole accelerator's clock, ASIC and ECP5): a taken beat's addends (the product, in
+    carry-save form) are registered with its line, set and first-tile flag; the next cycle adds
+    them to the line read in the cycle the beat was taken (transparent to the write, so the same
+    line may be updated every cycle), one carry-save level and one carry-select add. The sizes
+    (``kt``, ``nb``, ``chunks``, ``last_m``) must be stable from the cycle of ``go``.
 
     fineq-v2 (``grouped``): the first beat of every group of ``2**group_log2`` K tiles takes
     the group's factor line from ``scales`` (one unsigned byte per column), and every beat of
@@ -60,13 +64,16 @@ class Accumulator(wiring.Component):
         tok, t, b, chunk = Signal(16), Signal(16), Signal(16), Signal(16)
         s = Signal()  # set of the block being accumulated
         busy = Signal(2)  # set accumulating or full (not free)
-        mc = Mux(chunk == self.chunks - 1, self.last_m, cfg.chunk_m)
-        last_tok, last_t, last_b = tok == mc - 1, t == self.kt - 1, b == self.nb - 1
+        kt_m1, nb_m1, chunks_m1, last_m_m1 = (minus_one(m, n, getattr(self, n)) for n in ("kt", "nb", "chunks", "last_m"))
+        mc_m1 = Mux(chunk == chunks_m1, last_m_m1, cfg.chunk_m - 1)
+        last_tok, last_t, last_b = tok == mc_m1, t == kt_m1, b == nb_m1
         starting = (tok == 0) & (t == 0)
+        # registered flags, so that the path into the group factor's multiplier starts at a
+        # flip-flop: decoding the group mask there limited the whole top on ECP5 (19.0 ns)
+        tok_zero, group_first = Signal(init=1), Signal(init=1)
         new_group = Signal()
         grouped = self.grouped if cfg.group_scales else 0
-        m.d.comb += new_group.eq(grouped & (tok == 0)
-                                 & ((t & ((1 << self.group_log2) - 1)) == 0))
+        m.d.comb += new_group.eq(grouped & tok_zero & group_first)
         m.d.comb += self.i.ready.eq((~starting | ~busy.bit_select(s, 1))
                                     & (~new_group | self.scales.valid))
         take = self.i.valid & self.i.ready
@@ -76,11 +83,15 @@ class Accumulator(wiring.Component):
         done_block = take & last_tok & last_t
 
         # stage 2: the beat taken in the cycle before, with its addends
-        p_valid, p_first, p_set, p_done = Signal(), Signal(), Signal(), Signal()
+        p_valid, p_set, p_done = Signal(), Signal(), Signal()
+        # the first-tile flag once per column: one flip-flop for every line bit was a buffer tree
+        p_first = [Signal(name=f"p_first_{c}") for c in range(cfg.cols)]
         p_tok = Signal(range(cfg.chunk_m))
-        p_add = [Signal.like(a, name=f"p_add_{c}") for c, a in enumerate(addends)]
-        m.d.sync += [p_valid.eq(take), p_first.eq(t == 0), p_set.eq(s), p_done.eq(done_block),
-                     p_tok.eq(tok), *(p.eq(a) for p, a in zip(p_add, addends, strict=True))]
+        p_add = [[Signal.like(a, name=f"p_add_{c}_{j}") for j, a in enumerate(words)]
+                 for c, words in enumerate(addends)]
+        m.d.sync += [p_valid.eq(take), *(f.eq(t == 0) for f in p_first), p_set.eq(s), p_done.eq(done_block),
+                     p_tok.eq(tok), *(p.eq(a) for ps, words in zip(p_add, addends, strict=True)
+                                      for p, a in zip(ps, words, strict=True))]
 
         mems = [Memory(shape=self.line_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
         olds = []
@@ -93,14 +104,19 @@ class Accumulator(wiring.Component):
             m.d.comb += [rmw.addr.eq(tok), wr.addr.eq(p_tok),
                          wr.en.eq(p_valid & (p_set == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
-                m.d.comb += wr.data[c].eq(Mux(p_first, 0, rmw.data[c]) + p_add[c])
+                line = named(m, f"set{k}_{c}_line", 32, Mux(p_first[c], 0, rmw.data[c]))
+                ops = [line] + [sign_extend(p, 32) for p in p_add[c]]
+                x, y = carry_save_tree(ops, 32, lambda n, w, v, k=k, c=c: named(m, f"set{k}_{c}_{n}", w, v))
+                m.d.comb += wr.data[c].eq(carry_select(x, y, 0, 32, ADD_CHUNK)[0])
             olds.append(out.data)
         m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
 
         with m.If(take):
-            m.d.sync += tok.eq(next_tok)
+            m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok)]
             with m.If(last_tok):
-                m.d.sync += t.eq(Mux(last_t, 0, t + 1))
+                next_t = Mux(last_t, 0, t + 1)
+                m.d.sync += [t.eq(next_t),
+                             group_first.eq((next_t & ((1 << self.group_log2) - 1)) == 0)]
             with m.If(done_block):
                 m.d.sync += [s.eq(~s), b.eq(Mux(last_b, 0, b + 1))]
                 with m.If(last_b):
@@ -111,16 +127,18 @@ class Accumulator(wiring.Component):
                      self.full.eq((self.full | set_full) & ~self.release)]
         with m.If(self.go):
             m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
-                         self.full.eq(0), p_valid.eq(0)]
+                         self.full.eq(0), p_valid.eq(0), tok_zero.eq(1), group_first.eq(1)]
         return m
 
     def _scaled(self, m, new_group):
-        """The beat's sums, times the group factor of each column where the build has them."""
+        """The beat's sums, times the group factor of each column where the build has them: for
+        each column, the words whose sum is its addend (the product in carry-save form, modulo
+        2**32, so that the next stage adds it with the line in one carry-propagate add)."""
         cfg = self.config
         width = cfg.array.sum_width(cfg.kind, cfg.rows)  # the tile sum's exact width
         sums = [self.i.payload.data[c][:width].as_signed() for c in range(cfg.cols)]
         if not cfg.group_scales:
-            return sums
+            return [[v] for v in sums]
         factors = Signal(8 * cfg.cols, init=int("01" * cfg.cols, 16))
         with m.If(self.scales.valid & self.scales.ready):
             m.d.sync += factors.eq(self.scales.payload)
@@ -129,7 +147,6 @@ class Accumulator(wiring.Component):
         now = Mux(new_group, self.scales.payload, factors)
         out = []
         for c in range(cfg.cols):
-            e = Mux(self.grouped, now[8 * c:8 * c + 8], 1)
-            out.append(Signal(signed(width + 9), name=f"scaled_{c}"))
-            m.d.comb += out[-1].eq(sums[c] * e)
+            e = now[8 * c:8 * c + 8]  # 1 through a job without groups: ``factors`` from go
+            out.append(product_carry_save(m, f"mul_{c}", sums[c], e, 32))
         return out

@@ -5,18 +5,20 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
-from .arith import ceil_div_const
+from .arith import add32, ceil_div_const_carry_save
 
 __all__ = ["Geometry", "SETUP_CYCLES"]
 
-PRODUCT_BITS = 16  # width of the serial multiplier's second factor
-# step 0: quotients registered, edges and groups set up from them; LOAD1: first product set
-# up; PRODUCT_BITS shift-add steps; READ1: first result taken, second set up; PRODUCT_BITS
-# steps; READ2: second result taken
-LOAD1 = 1
-READ1 = LOAD1 + PRODUCT_BITS + 1
-READ2 = READ1 + PRODUCT_BITS + 1
-LAST_STEP = READ2 + 1
+PRODUCT_BITS = 16  # width of the serial multipliers' second factors
+# S (the cycle of start): the quotients' products in carry-save form; step 0: the quotients;
+# 1: the edges' products and the group count; 2: the edges and the block's two word counts;
+# LOAD: both products set up; PRODUCT_BITS shift-add steps, side by side; READ: both taken.
+# Each step holds at most one short carry-propagate add (hdl/soc/arith.py), and ``ready``
+# rises where it did when the products ran one after the other (so no job's cycle count
+# changed; the last 15 steps wait).
+LOAD = 3
+READ = LOAD + PRODUCT_BITS + 1
+LAST_STEP = 36
 SETUP_CYCLES = LAST_STEP + 1  # cycles from the one with start to the first with ready
 
 
@@ -24,12 +26,12 @@ class Geometry(wiring.Component):
     """Derives everything the engines need from a job's ``m``, ``k``, ``n`` and ``bypass``.
 
     On ``start`` (sizes must be legal and stay stable until ``ready``) it computes, without a
-    divider (the quotients in the cycle of ``start``, the edges and groups from them in the next):
+    divider and a few steps apart (the schedule above ``SETUP_CYCLES``):
     ``kt = ceil(k / rows)`` K tiles, ``nb = ceil(n / cols)`` blocks, ``chunks = ceil(m /
     chunk_m)``; the edges ``last_rows``, ``last_cols``, ``last_m`` (rows of the last K tile,
     channels of the last block, tokens of the last chunk); ``x_row_words = ceil(k / B)`` (bus
     words per activation row in memory), ``y_stride`` (bytes per output row: ``ceil(n * e /
-    B) * B``, ``e`` = 1, or 4 in bypass); and, with a shift-and-add multiplier, ``w_words`` (bus
+    B) * B``, ``e`` = 1, or 4 in bypass); and, with two shift-and-add multipliers, ``w_words`` (bus
     words of the weight image, ``nb * kt * line_beats``) and ``x_last_words`` (``last_m *
     x_row_words``), where a block of the image is ``kt * line_beats`` tile words plus, with
     ``grouped``, ``groups = ceil(kt / 2**group_log2)`` factor lines of ``scale_beats`` words.
@@ -55,44 +57,64 @@ class Geometry(wiring.Component):
         m = Module()
         cfg = self.config
         log_b = cfg.bus_bytes.bit_length() - 1
-        with m.If(self.start):
-            kt = ceil_div_const(self.k, cfg.rows, 16)
-            nb = ceil_div_const(self.n, cfg.cols, 16)
-            chunks = ceil_div_const(self.m, cfg.chunk_m, 16)
-            y_bytes = Mux(self.bypass, self.n << 2, self.n)
-            m.d.sync += [
-                self.kt.eq(kt), self.nb.eq(nb), self.chunks.eq(chunks),
-                self.x_row_words.eq((self.k + cfg.bus_bytes - 1) >> log_b),
-                self.y_stride.eq(((y_bytes + cfg.bus_bytes - 1) >> log_b) << log_b),
-            ]
         step = Signal(range(LAST_STEP + 1))
-        # step 0, from the registered quotients (the sizes stay latched through the job): the
-        # edges and the group count, a cycle after the divisions, not in the same one
-        with m.If(step == 0):
-            m.d.sync += [
-                self.last_rows.eq(self.k - (self.kt - 1) * cfg.rows),
-                self.last_cols.eq(self.n - (self.nb - 1) * cfg.cols),
-                self.last_m.eq(self.m - (self.chunks - 1) * cfg.chunk_m),
-                self.groups.eq(Mux(self.grouped,
-                                   (self.kt + (1 << self.group_log2) - 1) >> self.group_log2, 0)),
-            ]
-        # Two products, one after the other, by shift and add (PRODUCT_BITS cycles each).
-        acc, mcand, mplier = Signal(32), Signal(32), Signal(PRODUCT_BITS)
         m.d.sync += self.ready.eq(step == LAST_STEP)
         with m.If(step != LAST_STEP):
             m.d.sync += step.eq(step + 1)
-        with m.If(step == LOAD1):  # the quotients are registered: nb * (words of a block)
-            block_words = self.kt * cfg.line_beats + self.groups * cfg.scale_beats
-            m.d.sync += [acc.eq(0), mcand.eq(block_words), mplier.eq(self.nb)]
-        with m.Elif(step == READ1):
-            m.d.sync += [self.w_words.eq(acc), acc.eq(0),
-                         mcand.eq(self.x_row_words), mplier.eq(self.last_m)]
-        with m.Elif(step == READ2):
-            m.d.sync += self.x_last_words.eq(acc)
-        with m.Else():
-            with m.If(mplier[0]):
-                m.d.sync += acc.eq(acc + mcand)
-            m.d.sync += [mcand.eq(mcand << 1), mplier.eq(mplier >> 1)]
+        # the steps' enables as flip-flops, not decoded from ``step`` where they are used (each
+        # drives some hundred register bits): at[k] is high in step k < LOAD + 1, then
+        # ``multiplying`` in the shift-and-add steps and ``reading`` in READ
+        at, multiplying, reading = Signal(LOAD + 1), Signal(), Signal()
+        m.d.sync += [at.eq(at << 1), reading.eq(step == READ - 1)]
+        with m.If(at[LOAD]):
+            m.d.sync += multiplying.eq(1)
+        with m.If(step == READ - 1):
+            m.d.sync += multiplying.eq(0)
+
+        # S and step 0: kt, nb, chunks
+        quotients = {"kt": (self.k, cfg.rows), "nb": (self.n, cfg.cols), "chunks": (self.m, cfg.chunk_m)}
         with m.If(self.start):
-            m.d.sync += [step.eq(0), self.ready.eq(0)]
+            y_bytes = Mux(self.bypass, self.n << 2, self.n)
+            m.d.sync += [self.x_row_words.eq((self.k + cfg.bus_bytes - 1) >> log_b),
+                         self.y_stride.eq(((y_bytes + cfg.bus_bytes - 1) >> log_b) << log_b)]
+        for name, (value, divisor) in quotients.items():
+            words, finish = ceil_div_const_carry_save(m, name, value, divisor, 16)
+            regs = [Signal(len(w), name=f"{name}_cs{i}") for i, w in enumerate(words)]
+            with m.If(self.start):
+                m.d.sync += [r.eq(w) for r, w in zip(regs, words, strict=True)]
+            with m.If(at[0]):
+                m.d.sync += getattr(self, name).eq(finish(*regs))
+
+        # steps 1 and 2: the edges (size - (quotient - 1) * divisor), the groups, the block's words
+        edges = {"last_rows": (self.k, self.kt, cfg.rows), "last_cols": (self.n, self.nb, cfg.cols),
+                 "last_m": (self.m, self.chunks, cfg.chunk_m)}
+        block_tiles, block_groups = Signal(32), Signal(32)
+        for name, (size, quotient, divisor) in edges.items():
+            below = Signal(16, name=f"{name}_below")  # the sizes of the full tiles before the last
+            with m.If(at[1]):
+                m.d.sync += below.eq((quotient - 1) * divisor)
+            with m.If(at[2]):
+                m.d.sync += getattr(self, name).eq(size - below)
+        with m.If(at[1]):
+            m.d.sync += self.groups.eq(Mux(self.grouped,
+                                           (self.kt + (1 << self.group_log2) - 1) >> self.group_log2, 0))
+        with m.If(at[2]):
+            m.d.sync += [block_tiles.eq(self.kt * cfg.line_beats), block_groups.eq(self.groups * cfg.scale_beats)]
+
+        # LOAD to READ: w_words = nb * (words of a block) and x_last_words = last_m * x_row_words
+        # by shift and add, side by side
+        products = [(self.w_words, add32(m, "block_words", block_tiles, block_groups), self.nb),
+                    (self.x_last_words, self.x_row_words, self.last_m)]
+        for k, (out, multiplicand, multiplier) in enumerate(products):
+            acc, mcand, mplier = Signal(32, name=f"acc{k}"), Signal(32, name=f"mcand{k}"), Signal(PRODUCT_BITS, name=f"mplier{k}")
+            with m.If(at[LOAD]):
+                m.d.sync += [acc.eq(0), mcand.eq(multiplicand), mplier.eq(multiplier)]
+            with m.Elif(multiplying):
+                with m.If(mplier[0]):
+                    m.d.sync += acc.eq(add32(m, f"acc{k}_next", acc, mcand))
+                m.d.sync += [mcand.eq(mcand << 1), mplier.eq(mplier >> 1)]
+            with m.Elif(reading):
+                m.d.sync += out.eq(acc)
+        with m.If(self.start):
+            m.d.sync += [step.eq(0), self.ready.eq(0), at.eq(1), multiplying.eq(0), reading.eq(0)]
         return m

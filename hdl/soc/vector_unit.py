@@ -5,6 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from .arith import carry_save_tree, carry_select, named, sign_extend
+
 __all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "LATENCY",
            "in_layout", "out_layout"]
 
@@ -98,11 +100,7 @@ class VectorUnit(wiring.Component):
             return sig
 
         def wire(name, shape, value):
-            # a named signal, so that an operand used several times is one net: Amaranth copies
-            # an expression wherever it is used (the carry-save tree grew to 2.8 MB of RTLIL)
-            sig = Signal(shape, name=name)
-            m.d.comb += sig.eq(value)
-            return sig
+            return named(m, name, shape, value)
 
         def control(k, valid, bypass, last, shift):
             return (reg(f"valid{k}", 1, valid), reg(f"bypass{k}", 1, bypass),
@@ -115,7 +113,7 @@ class VectorUnit(wiring.Component):
         ctl0 = control(0, take, i.bypass, i.last, Mux(i.bypass, 0, i.shift))
 
         # 1: t = acc + bias (carry-select), the multiplier's radix-4 Booth digits, 2**(shift-1)
-        t1 = reg("t1", signed(tw), _carry_select(_sign_extend(acc0, tw), _sign_extend(bias0, tw),
+        t1 = reg("t1", signed(tw), carry_select(sign_extend(acc0, tw), sign_extend(bias0, tw),
                                                  0, tw, 14)[0])
         digits = [_booth_digit(mult0, d) for d in range(BOOTH_DIGITS)]
         one1, two1, neg1 = (reg(f"{n}1", BOOTH_DIGITS, Cat(*(d[k] for d in digits)))
@@ -132,16 +130,16 @@ class VectorUnit(wiring.Component):
         for d in range(BOOTH_DIGITS):
             sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
             ops.append(wire(f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))
-        s, c = _carry_save_tree(ops, w, wire)
+        s, c = carry_save_tree(ops, w, wire)
         sum2, carry2 = reg("sum2", w, s), reg("carry2", w, c)
         ctl2 = control(2, *ctl1)
 
         # 3: r = sum + carry: the low half, and the high half for both carries into it
         lo = w // 2
-        r_lo, cy = _carry_select(sum2[:lo], carry2[:lo], 0, lo, 13)
+        r_lo, cy = carry_select(sum2[:lo], carry2[:lo], 0, lo, 13)
         r_lo3, cy3 = reg("r_lo3", lo, r_lo), reg("cy3", 1, cy)
-        hi0 = reg("r_hi0_3", w - lo, _carry_select(sum2[lo:], carry2[lo:], 0, w - lo, 13)[0])
-        hi1 = reg("r_hi1_3", w - lo, _carry_select(sum2[lo:], carry2[lo:], 1, w - lo, 13)[0])
+        hi0 = reg("r_hi0_3", w - lo, carry_select(sum2[lo:], carry2[lo:], 0, w - lo, 13)[0])
+        hi1 = reg("r_hi1_3", w - lo, carry_select(sum2[lo:], carry2[lo:], 1, w - lo, 13)[0])
         valid3, bypass3, last3, shift3 = control(3, *ctl2)
 
         # 4: arithmetic shift (floor; with the constant, round half up), saturation, into the FIFO
@@ -158,36 +156,3 @@ def _booth_digit(mult, d):
     bit = lambda k: mult[k] if 0 <= k < len(mult) else Const(0, 1)
     b2, b1, b0 = bit(2 * d + 1), bit(2 * d), bit(2 * d - 1)
     return b1 ^ b0, (b2 & ~b1 & ~b0) | (~b2 & b1 & b0), b2
-
-
-def _carry_save_tree(ops, w, wire):
-    """Three operands to two (sum and carry) until two are left, modulo 2**w; ``wire(name,
-    width, value)`` makes each level's words signals."""
-    ops, level = list(ops), 0
-    while len(ops) > 2:
-        nxt = []
-        while len(ops) >= 3:
-            a, b, c = ops.pop(0), ops.pop(0), ops.pop(0)
-            k = len(nxt) // 2
-            nxt += [wire(f"csa{level}_{k}_s", w, (a ^ b ^ c)[:w]),
-                    wire(f"csa{level}_{k}_c", w, (((a & b) | (a & c) | (b & c)) << 1)[:w])]
-        ops, level = nxt + ops, level + 1
-    return ops
-
-
-def _carry_select(a, b, cin, w, k):
-    """``a + b + cin`` modulo 2**w (``a``, ``b`` w bits wide) as chunks of k bits, each computed
-    for both carries and picked by the carry of the chunk below: (sum, carry out). A chunk of
-    k bits ripples in about as long as ABC's mapping of a k-bit adder (0.15 ns a bit here)."""
-    parts, carry = [], cin
-    for lo in range(0, w, k):
-        hi = min(w, lo + k)
-        x, y = a[lo:hi], b[lo:hi]
-        s0, s1 = x + y, x + y + 1
-        parts.append(Mux(carry, s1[:hi - lo], s0[:hi - lo]))
-        carry = Mux(carry, s1[hi - lo], s0[hi - lo])
-    return Cat(*parts), carry
-
-
-def _sign_extend(v, w):
-    return Cat(v, v[-1].replicate(w - len(v)))

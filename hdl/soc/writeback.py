@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
+from .arith import add32, minus_one
 from .axi_dma import write_layout
 from .packer import OutputPacker
 from .vector_unit import MULT_BITS, SHIFT_BITS, VectorUnit
@@ -62,16 +63,19 @@ class WriteBack(wiring.Component):
         s = Signal()
         row, chunk_row, n0 = Signal(32), Signal(32), Signal(32)
         state = Signal(range(4))  # 0 wait for a block, 1 request a row, 2 feed its elements, 3 idle
-        mc = Mux(chunk == self.chunks - 1, self.last_m, cfg.chunk_m)
-        last_tok, last_b = tok == mc - 1, b == self.nb - 1
+        nb_m1, chunks_m1, last_m_m1, last_cols_m1 = (minus_one(m, n, getattr(self, n))
+                                                     for n in ("nb", "chunks", "last_m", "last_cols"))
+        last_chunk = chunk == chunks_m1
+        last_tok, last_b = tok == Mux(last_chunk, last_m_m1, cfg.chunk_m - 1), b == nb_m1
         cw = Mux(last_b, self.last_cols, cfg.cols)
+        last_col = col == Mux(last_b, last_cols_m1, cfg.cols - 1)
         seg = Signal(32)
         offset = Signal(range(cfg.bus_bytes))
         # the packer reads the offset when a row's first element reaches it, several cycles
         # after the row was requested: hold the requested row's offset until the next request
         row_offset = Signal(range(cfg.bus_bytes))
         m.d.comb += [
-            seg.eq(row + Mux(self.bypass, n0 << 2, n0)),
+            seg.eq(add32(m, "seg", row, Mux(self.bypass, n0 << 2, n0))),
             offset.eq(seg[:(cfg.bus_bytes - 1).bit_length()]),
             packer.offset.eq(row_offset), packer.elem4.eq(self.bypass),
             self.rd_set.eq(s), self.rd_line.eq(tok), self.sel_set.eq(s), self.sel_col.eq(col),
@@ -82,7 +86,7 @@ class WriteBack(wiring.Component):
         vu_in = vu.i.payload
         m.d.comb += [vu_in.acc.eq(self.rd_data[col]),
                      vu_in.bias.eq(self.bias), vu_in.mult.eq(self.mult), vu_in.shift.eq(self.shift),
-                     vu_in.bypass.eq(self.bypass), vu_in.last.eq(col == cw - 1)]
+                     vu_in.bypass.eq(self.bypass), vu_in.last.eq(last_col)]
         with m.Switch(state):
             with m.Case(0):
                 ready = self.full.bit_select(s, 1) & (self.bypass | self.p_ready.bit_select(s, 1))
@@ -100,9 +104,9 @@ class WriteBack(wiring.Component):
                 m.d.comb += vu.i.valid.eq(1)
                 with m.If(vu.i.valid & vu.i.ready):
                     m.d.sync += col.eq(col + 1)
-                    with m.If(col == cw - 1):
-                        self._next_row(m, state, tok, last_tok, b, last_b, chunk, s, row,
-                                       chunk_row, n0)
+                    with m.If(last_col):
+                        self._next_row(m, state, tok, last_tok, b, last_b, last_chunk, chunk, s,
+                                       row, chunk_row, n0)
         with m.If(self.go):
             m.d.sync += [state.eq(0), tok.eq(0), b.eq(0), chunk.eq(0), s.eq(0), col.eq(0),
                          row.eq(self.y_addr), chunk_row.eq(self.y_addr), n0.eq(0)]
@@ -110,18 +114,18 @@ class WriteBack(wiring.Component):
                                  & ~packer.o.valid)
         return m
 
-    def _next_row(self, m, state, tok, last_tok, b, last_b, chunk, s, row, chunk_row, n0):
+    def _next_row(self, m, state, tok, last_tok, b, last_b, last_chunk, chunk, s, row, chunk_row, n0):
         cfg = self.config
+        next_row = add32(m, "next_row", row, self.y_stride)
         with m.If(~last_tok):
-            m.d.sync += [tok.eq(tok + 1), row.eq(row + self.y_stride), state.eq(1)]
+            m.d.sync += [tok.eq(tok + 1), row.eq(next_row), state.eq(1)]
         with m.Else():
             # the block's last element has entered the vector unit: free its set
             m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
             with m.If(~last_b):
                 m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
             with m.Else():
-                next_chunk = row + self.y_stride
-                m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_chunk),
-                             chunk_row.eq(next_chunk)]
-                with m.If(chunk == self.chunks - 1):
+                m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_row),
+                             chunk_row.eq(next_row)]
+                with m.If(last_chunk):
                     m.d.sync += state.eq(3)
