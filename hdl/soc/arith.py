@@ -13,7 +13,7 @@ from functools import lru_cache
 from amaranth.hdl import Cat, Const, Mux, Signal
 
 __all__ = ["reciprocal", "ceil_div_const_carry_save", "named", "minus_one", "sign_extend", "carry_save_tree",
-           "carry_select", "add32", "product_carry_save"]
+           "carry_select", "add_wide", "product_carry_save"]
 
 
 @lru_cache(maxsize=None)
@@ -106,7 +106,7 @@ def product_carry_save(m, name: str, a, b, w: int):
     return carry_save_tree(pps, w, lambda n, width, v: named(m, f"{name}_{n}", width, v))
 
 
-def add32(m, name: str, a, b):
-    """``a + b`` modulo 2**32 as a carry-select adder of two 16-bit halves (an address, a count)."""
-    x, y = named(m, f"{name}_a", 32, a), named(m, f"{name}_b", 32, b)
-    return carry_select(x, y, 0, 32, 16)[0]
+def add_wide(m, name: str, a, b, w: int = 32):
+    """``a + b`` modulo 2**w as a carry-select adder of 16-bit chunks (an address, a count)."""
+    x, y = named(m, f"{name}_a", w, a), named(m, f"{name}_b", w, b)
+    return carry_select(x, y, 0, w, 16)[0]

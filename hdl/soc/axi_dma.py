@@ -7,6 +7,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import add_wide
 from .axi import BURST_INCR, Axi4Signature
 
 __all__ = ["AxiDma", "ReadClientSignature", "write_layout"]
@@ -215,7 +216,8 @@ class AxiDma(wiring.Component):
         m.d.sync += [
             s.len.eq(self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")),
             s.fresh.eq(~start & ~s.issue),
-            s.pending.eq(s.pending + Mux(s.issue, s.len, 0) - s.beat),
+            # both sums ready before the issue decision picks one (it comes late in the cycle)
+            s.pending.eq(Mux(s.issue, s.pending + s.len - s.beat, s.pending - s.beat)),
         ]
         with m.If(start):
             m.d.sync += [s.addr.eq(self._aligned(port.addr)), s.remain.eq(port.words),
@@ -322,7 +324,8 @@ class AxiDma(wiring.Component):
                 m.d.comb += bus.bready.eq(1)
                 m.d.sync += fill.eq(0)
                 with m.If(bus.bvalid):
-                    m.d.sync += [addr.eq(addr + length * beat), remain.eq(remain - length)]
+                    m.d.sync += [addr.eq(add_wide(m, "wr_addr_next", addr, length * beat, self.addr_width)),
+                                 remain.eq(remain - length)]
                     with m.If(bus.bresp[1]):
                         m.d.sync += err.eq(1)
                     with m.If((remain == length) | bus.bresp[1] | self.halt):

@@ -69,14 +69,26 @@ class RowGearbox(wiring.Component):
             "o": Out(stream.Signature(line_layout(line_bytes))),
         })
 
-    def _word_bytes(self, m, wi):
-        """Row bytes in the word at index ``wi`` of its row, and whether it holds the last."""
+    def _word_bytes(self, m, first, take):
+        """Row bytes in the next word of its row (``first``: the row's first word), and whether
+        it holds the row's last byte. For the words after the first both are registers, set when
+        a word is taken from the row's bytes left (a register too, less ``bus_bytes`` a word),
+        instead of ``row_bytes - wi * bus_bytes`` and its compares in the cycle: that chain began
+        the gearbox's longest path."""
         nb = self.bus_bytes
-        rem = Signal(signed(self.count_width + nb.bit_length() + 1))
-        m.d.comb += rem.eq(self.row_bytes - (wi << (nb.bit_length() - 1)))
+
+        def split(rem):  # (bytes in the word, whether the row ends in it)
+            return Mux(rem <= 0, 0, Mux(rem >= nb, nb, rem)), (rem > 0) & (rem <= nb)
+        left = Signal(signed(self.count_width + nb.bit_length() + 1))  # from the next word on
+        rem = Mux(first, self.row_bytes, left)
+        later_v, later_last = Signal(range(nb + 1)), Signal()
+        with m.If(take):
+            after = rem - nb
+            m.d.sync += [left.eq(after), later_v.eq(split(after)[0]), later_last.eq(split(after)[1])]
         v = Signal(range(nb + 1))
-        m.d.comb += v.eq(Mux(rem <= 0, 0, Mux(rem >= nb, nb, rem)))
-        return v, (rem > 0) & (rem <= nb)
+        v_first, last_first = split(self.row_bytes)
+        m.d.comb += v.eq(Mux(first, v_first, later_v))
+        return v, Mux(first, last_first, later_last)
 
     def _drain(self, m, can_out, total, end):
         """Whether a line leaves (``total`` bytes with the row's end among them if ``end``),
@@ -95,17 +107,19 @@ class RowGearbox(wiring.Component):
         tail = Signal()             # ``acc`` holds the end of its row
         wi = Signal(self.count_width)  # index of the next word in its row
 
-        v, lastw = self._word_bytes(m, wi)
+        take = Signal()
+        first = Signal(init=1)  # wi == 0, as a register
+        v, lastw = self._word_bytes(m, first, take)
         word = Signal(8 * nb)       # the arriving word, only its row bytes
         m.d.comb += word.eq(Cat(*(Mux(j < v, self.i.payload.word_select(j, 8), 0)
                                   for j in range(nb))))
         can_out = ~self.o.valid | self.o.ready
-        wait_row = tail & (wi == 0)  # the next row's first word, while this row's end is here
+        wait_row = tail & first  # the next row's first word, while this row's end is here
 
         # Ready: the accumulator has room for the word after this cycle's line (if any).
         _, _, stay1 = self._drain(m, can_out, n + v, tail | lastw)
         m.d.comb += self.i.ready.eq(Mux(wait_row, can_out & (n <= L), stay1 <= cap))
-        take = self.i.valid & self.i.ready
+        m.d.comb += take.eq(self.i.valid & self.i.ready)
         fresh = take & wait_row     # starts the accumulator anew
         merge = take & ~wait_row    # appended to the accumulator (nothing for a padding word)
 
@@ -141,5 +155,6 @@ class RowGearbox(wiring.Component):
             tail.eq(Mux(fresh, lastw, end & ~(emit & whole))),
         ]
         with m.If(take):
-            m.d.sync += wi.eq(Mux(wi == self.row_words - 1, 0, wi + 1))
+            row_end = wi == self.row_words - 1
+            m.d.sync += [wi.eq(Mux(row_end, 0, wi + 1)), first.eq(row_end)]
         return m

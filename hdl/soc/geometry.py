@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
-from .arith import add32, ceil_div_const_carry_save
+from .arith import add_wide, ceil_div_const_carry_save
 
 __all__ = ["Geometry", "SETUP_CYCLES"]
 
@@ -103,7 +103,7 @@ class Geometry(wiring.Component):
 
         # LOAD to READ: w_words = nb * (words of a block) and x_last_words = last_m * x_row_words
         # by shift and add, side by side
-        products = [(self.w_words, add32(m, "block_words", block_tiles, block_groups), self.nb),
+        products = [(self.w_words, add_wide(m, "block_words", block_tiles, block_groups), self.nb),
                     (self.x_last_words, self.x_row_words, self.last_m)]
         for k, (out, multiplicand, multiplier) in enumerate(products):
             acc, mcand, mplier = Signal(32, name=f"acc{k}"), Signal(32, name=f"mcand{k}"), Signal(PRODUCT_BITS, name=f"mplier{k}")
@@ -111,7 +111,7 @@ class Geometry(wiring.Component):
                 m.d.sync += [acc.eq(0), mcand.eq(multiplicand), mplier.eq(multiplier)]
             with m.Elif(multiplying):
                 with m.If(mplier[0]):
-                    m.d.sync += acc.eq(add32(m, f"acc{k}_next", acc, mcand))
+                    m.d.sync += acc.eq(add_wide(m, f"acc{k}_next", acc, mcand))
                 m.d.sync += [mcand.eq(mcand << 1), mplier.eq(mplier >> 1)]
             with m.Elif(reading):
                 m.d.sync += out.eq(acc)

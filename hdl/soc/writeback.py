@@ -1,12 +1,14 @@
 """Write-back: finished accumulator lines through the vector unit and the packer to memory."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
-from .arith import add32, minus_one
+from .arith import add_wide, minus_one
 from .axi_dma import write_layout
 from .packer import OutputPacker
 from .vector_unit import MULT_BITS, SHIFT_BITS, VectorUnit
@@ -59,23 +61,26 @@ class WriteBack(wiring.Component):
         wiring.connect(m, vu.o, packer.i)
         wiring.connect(m, packer.o, wiring.flipped(self.wr_data))
 
-        tok, b, chunk, col = Signal(16), Signal(16), Signal(16), Signal(range(cfg.cols))
-        s = Signal()
-        row, chunk_row, n0 = Signal(32), Signal(32), Signal(32)
-        state = Signal(range(4))  # 0 wait for a block, 1 request a row, 2 feed its elements, 3 idle
-        nb_m1, chunks_m1, last_m_m1, last_cols_m1 = (minus_one(m, n, getattr(self, n))
-                                                     for n in ("nb", "chunks", "last_m", "last_cols"))
-        last_chunk = chunk == chunks_m1
-        last_tok, last_b = tok == Mux(last_chunk, last_m_m1, cfg.chunk_m - 1), b == nb_m1
-        cw = Mux(last_b, self.last_cols, cfg.cols)
-        last_col = col == Mux(last_b, last_cols_m1, cfg.cols - 1)
+        # the walk over rows: token, block, chunk, column, accumulator set, byte addresses
+        w = SimpleNamespace(tok=Signal(16), b=Signal(16), chunk=Signal(16), col=Signal(range(cfg.cols)),
+                            s=Signal(), row=Signal(32), chunk_row=Signal(32), n0=Signal(16),  # n0 < n < 2**16
+                            state=Signal(range(4)),  # 0 wait for a block, 1 request a row, 2 feed it, 3 idle
+                            # registers, set where the counters change, so that no compare waits
+                            # for another: chunk == chunks - 1, the chunk's tokens - 1, b == nb - 1
+                            last_chunk=Signal(), mc_m1=Signal(16), last_b=Signal())
+        for n in ("nb", "chunks", "last_m", "last_cols"):
+            setattr(w, f"{n}_m1", minus_one(m, n, getattr(self, n)))
+        tok, b, col, s, row, n0, state = w.tok, w.b, w.col, w.s, w.row, w.n0, w.state
+        last_tok = tok == w.mc_m1
+        cw = Mux(w.last_b, self.last_cols, cfg.cols)
+        last_col = col == Mux(w.last_b, w.last_cols_m1, cfg.cols - 1)
         seg = Signal(32)
         offset = Signal(range(cfg.bus_bytes))
         # the packer reads the offset when a row's first element reaches it, several cycles
         # after the row was requested: hold the requested row's offset until the next request
         row_offset = Signal(range(cfg.bus_bytes))
         m.d.comb += [
-            seg.eq(add32(m, "seg", row, Mux(self.bypass, n0 << 2, n0))),
+            seg.eq(add_wide(m, "seg", row, Mux(self.bypass, n0 << 2, n0))),
             offset.eq(seg[:(cfg.bus_bytes - 1).bit_length()]),
             packer.offset.eq(row_offset), packer.elem4.eq(self.bypass),
             self.rd_set.eq(s), self.rd_line.eq(tok), self.sel_set.eq(s), self.sel_col.eq(col),
@@ -105,27 +110,31 @@ class WriteBack(wiring.Component):
                 with m.If(vu.i.valid & vu.i.ready):
                     m.d.sync += col.eq(col + 1)
                     with m.If(last_col):
-                        self._next_row(m, state, tok, last_tok, b, last_b, last_chunk, chunk, s,
-                                       row, chunk_row, n0)
+                        self._next_row(m, w, last_tok)
         with m.If(self.go):
-            m.d.sync += [state.eq(0), tok.eq(0), b.eq(0), chunk.eq(0), s.eq(0), col.eq(0),
-                         row.eq(self.y_addr), chunk_row.eq(self.y_addr), n0.eq(0)]
+            m.d.sync += [state.eq(0), tok.eq(0), b.eq(0), w.chunk.eq(0), s.eq(0), col.eq(0),
+                         row.eq(self.y_addr), w.chunk_row.eq(self.y_addr), n0.eq(0),
+                         w.last_b.eq(self.nb == 1), w.last_chunk.eq(self.chunks == 1),
+                         w.mc_m1.eq(Mux(self.chunks == 1, self.last_m, cfg.chunk_m) - 1)]
         m.d.comb += self.done.eq((state == 3) & ~self.wr_busy & ~self.wr_start & ~vu.busy
                                  & ~packer.o.valid)
         return m
 
-    def _next_row(self, m, state, tok, last_tok, b, last_b, last_chunk, chunk, s, row, chunk_row, n0):
+    def _next_row(self, m, w, last_tok):
         cfg = self.config
-        next_row = add32(m, "next_row", row, self.y_stride)
+        next_row = add_wide(m, "next_row", w.row, self.y_stride)
         with m.If(~last_tok):
-            m.d.sync += [tok.eq(tok + 1), row.eq(next_row), state.eq(1)]
+            m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1)]
         with m.Else():
             # the block's last element has entered the vector unit: free its set
-            m.d.sync += [tok.eq(0), s.eq(~s), self.acc_release.eq(1 << s), state.eq(0)]
-            with m.If(~last_b):
-                m.d.sync += [b.eq(b + 1), n0.eq(n0 + cfg.cols), row.eq(chunk_row)]
+            m.d.sync += [w.tok.eq(0), w.s.eq(~w.s), self.acc_release.eq(1 << w.s), w.state.eq(0)]
+            with m.If(~w.last_b):
+                m.d.sync += [w.b.eq(w.b + 1), w.last_b.eq(w.b + 1 == w.nb_m1), w.n0.eq(w.n0 + cfg.cols),
+                             w.row.eq(w.chunk_row)]
             with m.Else():
-                m.d.sync += [b.eq(0), n0.eq(0), chunk.eq(chunk + 1), row.eq(next_row),
-                             chunk_row.eq(next_row)]
-                with m.If(last_chunk):
-                    m.d.sync += state.eq(3)
+                to_last = w.chunk + 1 == w.chunks_m1
+                m.d.sync += [w.b.eq(0), w.last_b.eq(w.nb_m1 == 0), w.n0.eq(0), w.chunk.eq(w.chunk + 1),
+                             w.last_chunk.eq(to_last), w.mc_m1.eq(Mux(to_last, w.last_m_m1, cfg.chunk_m - 1)),
+                             w.row.eq(next_row), w.chunk_row.eq(next_row)]
+                with m.If(w.last_chunk):
+                    m.d.sync += w.state.eq(3)

@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from hdl.soc.arith import add32, carry_select, ceil_div_const_carry_save, minus_one, product_carry_save
+from hdl.soc.arith import add_wide, carry_select, ceil_div_const_carry_save, minus_one, product_carry_save
 
 
 def run(m, bench, clocked=False):
@@ -38,10 +38,10 @@ def test_carry_select_adds_modulo_2_to_the_w(w, k):
     run(m, bench)
 
 
-def test_add32_wraps_like_an_address():
+def test_add_wide_wraps_like_an_address():
     m = Module()
     a, b, s = Signal(32), Signal(32), Signal(32)
-    m.d.comb += s.eq(add32(m, "t", a, b))
+    m.d.comb += s.eq(add_wide(m, "t", a, b))
     rng = random.Random(3)
 
     async def bench(ctx):
