@@ -6,6 +6,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
+from .arith import add_wide, minus_one
 from .geometry import Geometry
 from .regmap import ErrorCode
 
@@ -92,7 +93,10 @@ class Sequencer(wiring.Component):
         busy = self.busy
         chunk = Signal(16)
         chunk_addr = Signal(32)
-        last_chunk = chunk == geo.chunks - 1
+        # chunk == chunks - 1 as a register, set where the chunk changes (geometry's sizes and
+        # a compare behind a decrement were the whole top's longest path)
+        last_chunk = Signal()
+        chunks_m1 = minus_one(m, "chunks", geo.chunks)
         mc = Mux(last_chunk, geo.last_m, cfg.chunk_m)
         m.d.comb += self.x_mc.eq(mc)
         m.d.sync += [self.flush.eq(0), self.go.eq(0), geo.start.eq(0), self.x_start.eq(0),
@@ -122,7 +126,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += geo.start.eq(1)
                 with m.Elif(~geo.start & geo.ready):
                     m.d.sync += [self.go.eq(1), chunk.eq(0), chunk_addr.eq(self.x_addr),
-                                 state.eq(JobState.X_LOAD)]
+                                 last_chunk.eq(geo.chunks == 1), state.eq(JobState.X_LOAD)]
                     self._load_chunk(m, self.x_addr, geo.chunks == 1)
             with m.Case(JobState.X_LOAD):
                 with m.If(~self.x_start & ~self.x_busy & (self.x_loaded == mc)):
@@ -132,10 +136,12 @@ class Sequencer(wiring.Component):
                     with m.If(last_chunk):
                         m.d.sync += state.eq(JobState.DRAIN)
                     with m.Else():
-                        next_addr = chunk_addr + (geo.x_row_words * cfg.chunk_m << (cfg.bus_bytes.bit_length() - 1))
-                        m.d.sync += [chunk.eq(chunk + 1), chunk_addr.eq(next_addr),
+                        chunk_bytes = geo.x_row_words * cfg.chunk_m << (cfg.bus_bytes.bit_length() - 1)
+                        next_addr = add_wide(m, "next_chunk_addr", chunk_addr, chunk_bytes)
+                        to_last = chunk + 1 == chunks_m1
+                        m.d.sync += [chunk.eq(chunk + 1), chunk_addr.eq(next_addr), last_chunk.eq(to_last),
                                      state.eq(JobState.X_LOAD)]
-                        self._load_chunk(m, next_addr, chunk + 1 == geo.chunks - 1)
+                        self._load_chunk(m, next_addr, to_last)
             with m.Case(JobState.DRAIN):
                 with m.If(self.wb_done & ~self.go):
                     m.d.sync += state.eq(JobState.FINISH)
