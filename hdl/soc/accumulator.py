@@ -83,13 +83,11 @@ class Accumulator(wiring.Component):
         done_block = take & last_tok & last_t
 
         # stage 2: the beat taken in the cycle before, with its addends
-        p_valid, p_set, p_done = Signal(), Signal(), Signal()
-        # the first-tile flag once per column: one flip-flop for every line bit was a buffer tree
-        p_first = [Signal(name=f"p_first_{c}") for c in range(cfg.cols)]
+        p_valid, p_first, p_set, p_done = Signal(), Signal(), Signal(), Signal()
         p_tok = Signal(range(cfg.chunk_m))
         p_add = [[Signal.like(a, name=f"p_add_{c}_{j}") for j, a in enumerate(words)]
                  for c, words in enumerate(addends)]
-        m.d.sync += [p_valid.eq(take), *(f.eq(t == 0) for f in p_first), p_set.eq(s), p_done.eq(done_block),
+        m.d.sync += [p_valid.eq(take), p_first.eq(t == 0), p_set.eq(s), p_done.eq(done_block),
                      p_tok.eq(tok), *(p.eq(a) for ps, words in zip(p_add, addends, strict=True)
                                       for p, a in zip(ps, words, strict=True))]
 
@@ -104,7 +102,7 @@ class Accumulator(wiring.Component):
             m.d.comb += [rmw.addr.eq(tok), wr.addr.eq(p_tok),
                          wr.en.eq(p_valid & (p_set == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
-                line = named(m, f"set{k}_{c}_line", 32, Mux(p_first[c], 0, rmw.data[c]))
+                line = named(m, f"set{k}_{c}_line", 32, Mux(p_first, 0, rmw.data[c]))
                 ops = [line] + [sign_extend(p, 32) for p in p_add[c]]
                 x, y = carry_save_tree(ops, 32, lambda n, w, v, k=k, c=c: named(m, f"set{k}_{c}_{n}", w, v))
                 m.d.comb += wr.data[c].eq(carry_select(x, y, 0, 32, ADD_CHUNK)[0])

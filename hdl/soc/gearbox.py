@@ -84,7 +84,8 @@ class RowGearbox(wiring.Component):
         later_v, later_last = Signal(range(nb + 1)), Signal()
         with m.If(take):
             after = rem - nb
-            m.d.sync += [left.eq(after), later_v.eq(split(after)[0]), later_last.eq(split(after)[1])]
+            v_after, last_after = split(after)
+            m.d.sync += [left.eq(after), later_v.eq(v_after), later_last.eq(last_after)]
         v = Signal(range(nb + 1))
         v_first, last_first = split(self.row_bytes)
         m.d.comb += v.eq(Mux(first, v_first, later_v))
