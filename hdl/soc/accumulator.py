@@ -67,10 +67,11 @@ class Accumulator(wiring.Component):
         kt_m1, nb_m1, chunks_m1, last_m_m1 = (minus_one(m, n, getattr(self, n)) for n in ("kt", "nb", "chunks", "last_m"))
         mc_m1 = Mux(chunk == chunks_m1, last_m_m1, cfg.chunk_m - 1)
         last_tok, last_t, last_b = tok == mc_m1, t == kt_m1, b == nb_m1
-        starting = (tok == 0) & (t == 0)
-        # registered flags, so that the path into the group factor's multiplier starts at a
-        # flip-flop: decoding the group mask there limited the whole top on ECP5 (19.0 ns)
-        tok_zero, group_first = Signal(init=1), Signal(init=1)
+        # registered flags (tok == 0, t == 0, the first tile of a group), so that the paths into
+        # the group factor's multiplier and out through ``i.ready`` to every PE's enable start at
+        # a flip-flop: decoding the group mask there limited the whole top on ECP5 (19.0 ns)
+        tok_zero, t_zero, group_first = Signal(init=1), Signal(init=1), Signal(init=1)
+        starting = tok_zero & t_zero
         new_group = Signal()
         grouped = self.grouped if cfg.group_scales else 0
         m.d.comb += new_group.eq(grouped & tok_zero & group_first)
@@ -87,7 +88,7 @@ class Accumulator(wiring.Component):
         p_tok = Signal(range(cfg.chunk_m))
         p_add = [[Signal.like(a, name=f"p_add_{c}_{j}") for j, a in enumerate(words)]
                  for c, words in enumerate(addends)]
-        m.d.sync += [p_valid.eq(take), p_first.eq(t == 0), p_set.eq(s), p_done.eq(done_block),
+        m.d.sync += [p_valid.eq(take), p_first.eq(t_zero), p_set.eq(s), p_done.eq(done_block),
                      p_tok.eq(tok), *(p.eq(a) for ps, words in zip(p_add, addends, strict=True)
                                       for p, a in zip(ps, words, strict=True))]
 
@@ -113,7 +114,7 @@ class Accumulator(wiring.Component):
             m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok)]
             with m.If(last_tok):
                 next_t = Mux(last_t, 0, t + 1)
-                m.d.sync += [t.eq(next_t),
+                m.d.sync += [t.eq(next_t), t_zero.eq(last_t),
                              group_first.eq((next_t & ((1 << self.group_log2) - 1)) == 0)]
             with m.If(done_block):
                 m.d.sync += [s.eq(~s), b.eq(Mux(last_b, 0, b + 1))]
@@ -125,7 +126,7 @@ class Accumulator(wiring.Component):
                      self.full.eq((self.full | set_full) & ~self.release)]
         with m.If(self.go):
             m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
-                         self.full.eq(0), p_valid.eq(0), tok_zero.eq(1), group_first.eq(1)]
+                         self.full.eq(0), p_valid.eq(0), tok_zero.eq(1), t_zero.eq(1), group_first.eq(1)]
         return m
 
     def _scaled(self, m, new_group):
