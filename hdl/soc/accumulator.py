@@ -7,11 +7,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
-from .arith import carry_save_tree, carry_select, minus_one, named, product_carry_save, sign_extend
+from .arith import add_wide, carry_save_tree, minus_one, named, product_carry_save, sign_extend
 
 __all__ = ["Accumulator"]
-
-ADD_CHUNK = 16  # bits of a carry-select chunk: each add fits the array's cycle (hdl/soc/arith.py)
 
 
 class Accumulator(wiring.Component):
@@ -105,8 +103,8 @@ class Accumulator(wiring.Component):
             for c in range(cfg.cols):
                 line = named(m, f"set{k}_{c}_line", 32, Mux(p_first, 0, rmw.data[c]))
                 ops = [line] + [sign_extend(p, 32) for p in p_add[c]]
-                x, y = carry_save_tree(ops, 32, lambda n, w, v, k=k, c=c: named(m, f"set{k}_{c}_{n}", w, v))
-                m.d.comb += wr.data[c].eq(carry_select(x, y, 0, 32, ADD_CHUNK)[0])
+                x, y = carry_save_tree(m, f"set{k}_{c}_", ops, 32)
+                m.d.comb += wr.data[c].eq(add_wide(m, f"set{k}_{c}_sum", x, y))
             olds.append(out.data)
         m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
 

@@ -40,7 +40,7 @@ def ceil_div_const_carry_save(m, name: str, value, divisor: int, width: int):
     w = width + mult.bit_length() + 1
     ops = [named(m, f"{name}_t{i}", w, value << i) for i in range(mult.bit_length()) if mult >> i & 1]
     ops.append(Const((divisor - 1) * mult, w))
-    words = carry_save_tree(ops, w, lambda n, width_, v: named(m, f"{name}_{n}", width_, v))
+    words = carry_save_tree(m, f"{name}_", ops, w)
 
     def finish(a, b):
         return carry_select(a, b, 0, w, 12)[0][shift:shift + width]
@@ -68,17 +68,17 @@ def sign_extend(v, w: int):
     return Cat(v, v[-1].replicate(w - len(v)))
 
 
-def carry_save_tree(ops, w: int, wire):
-    """Three operands to two (sum and carry) until two are left, modulo 2**w; ``wire(name,
-    width, value)`` makes each level's words signals."""
+def carry_save_tree(m, prefix: str, ops, w: int):
+    """Three operands to two (sum and carry) until two are left, modulo 2**w; each level's
+    words are named signals of ``m`` (``<prefix>csa<level>_<k>_s`` and ``_c``)."""
     ops, level = list(ops), 0
     while len(ops) > 2:
         nxt = []
         while len(ops) >= 3:
             a, b, c = ops.pop(0), ops.pop(0), ops.pop(0)
             k = len(nxt) // 2
-            nxt += [wire(f"csa{level}_{k}_s", w, (a ^ b ^ c)[:w]),
-                    wire(f"csa{level}_{k}_c", w, (((a & b) | (a & c) | (b & c)) << 1)[:w])]
+            nxt += [named(m, f"{prefix}csa{level}_{k}_s", w, (a ^ b ^ c)[:w]),
+                    named(m, f"{prefix}csa{level}_{k}_c", w, (((a & b) | (a & c) | (b & c)) << 1)[:w])]
         ops, level = nxt + ops, level + 1
     return ops
 
@@ -103,7 +103,7 @@ def product_carry_save(m, name: str, a, b, w: int):
     carry-save tree. The caller adds the two where its carry-propagate add is."""
     a_ext = named(m, f"{name}_a", w, sign_extend(a, w))
     pps = [named(m, f"{name}_pp{i}", w, Mux(b[i], a_ext << i, 0)[:w]) for i in range(len(b))]
-    return carry_save_tree(pps, w, lambda n, width, v: named(m, f"{name}_{n}", width, v))
+    return carry_save_tree(m, f"{name}_", pps, w)
 
 
 def add_wide(m, name: str, a, b, w: int = 32):

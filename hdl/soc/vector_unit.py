@@ -99,9 +99,6 @@ class VectorUnit(wiring.Component):
             m.d.sync += sig.eq(value)
             return sig
 
-        def wire(name, shape, value):
-            return named(m, name, shape, value)
-
         def control(k, valid, bypass, last, shift):
             return (reg(f"valid{k}", 1, valid), reg(f"bypass{k}", 1, bypass),
                     reg(f"last{k}", 1, last), reg(f"shift{k}", SHIFT_BITS, shift))
@@ -129,8 +126,8 @@ class VectorUnit(wiring.Component):
         ops = [half1, Cat(*(Cat(neg1[d], Const(0, 1)) for d in range(BOOTH_DIGITS)))[:w]]
         for d in range(BOOTH_DIGITS):
             sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
-            ops.append(wire(f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))
-        s, c = carry_save_tree(ops, w, wire)
+            ops.append(named(m, f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))
+        s, c = carry_save_tree(m, "", ops, w)
         sum2, carry2 = reg("sum2", w, s), reg("carry2", w, c)
         ctl2 = control(2, *ctl1)
 
