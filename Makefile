@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml scripts/setup.sh
 # method, more windows, the vector unit and whole top in synthesis, the array-size sweep, the
 # roofline sweep). Two lanes run side by side on the two cores (`make -j2`), the model lane (steps
 # 1-4) and the hardware lane (5-10, of which 9 and 10 wait for step 1's dequantized Gemma); they
-# take about as long each. Timings per step: README.md "How long make demo takes".
+# take about as long each. One thread per lane: torch's second thread only spins against the other
+# lane (`quant eval` took 143 s that way, about 75 s on one thread). Timings per step: README.md
+# "How long make demo takes".
 DEMO_SYNTH_DESIGNS := fineq_array,mac8x8_array,mac8x3_array,temporal_pe,mac8x8_pe,mac8x3_pe,decoder
 
 STEP := bash scripts/step.sh
@@ -34,7 +36,7 @@ STEP := bash scripts/step.sh
 demo: setup
 	@rm -f build/logs/demo/times.tsv
 	@echo "make demo: 11 steps in two lanes (model 1-4, hardware 5-10); each step's own output is in build/logs/demo/NN.log"
-	@$(MAKE) --no-print-directory -j2 demo-verdicts
+	@OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 demo-verdicts
 
 .PHONY: demo-gemma demo-minilm demo-hardware demo-gemma-layer demo-verdicts
 # Gemma-3-270M perplexity: the float model and the calibration-free rows, 1 window of 1024 tokens of the
