@@ -14,6 +14,11 @@ LLM_HEADLINE := gptq3-g128 owq2 fineq-ef-emin fineq-v2-ef-emin-g96 $(LLM_BEST) a
 LLM_METHODS  := rtn4 rtn3-g128 gptq3 gptq3-g128 owq2 fineq fineq-emin fineq-ef fineq-ef-emin fineq-ef-emin-d10 fineq-v2-emin-g96 \
                 fineq-v2-ef-emin-g96 $(LLM_BEST) awq-fineq-ef-emin awq-fineq-v2-ef-emin-g96 awq-$(LLM_BEST)
 
+# Python writes its bytecode caches (__pycache__, in the venv too), as it does by default: some
+# environments switch that off, and then every process of the demo and the tests compiles torch,
+# transformers and amaranth from source again (about 5 s each).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: setup demo test formal verilog sim synth bench clean
 
 setup: $(STAMP)

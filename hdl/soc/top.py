@@ -6,6 +6,7 @@ Block diagram (docs/accelerator.md)::
                       |  --X--> gearbox --> activation buffer --x--+           |
                       |  --W--> weight FIFO --> decoder ------w--> PE array    |
                       |                                             | y        |
+                      |                                        skid buffer     |
                       |                                       accumulator (2 sets)
                       |                                             |          |
                       +<==== packer <-- vector unit <-- write-back -+----------+
@@ -27,6 +28,7 @@ from .param_loader import ParamLoader
 from .regfile import RegisterFile
 from .regmap import ADDR_BITS, ID_VALUE
 from .sequencer import Sequencer
+from .skid_buffer import SkidBuffer
 from .weight_path import WeightPath
 from .writeback import WriteBack
 
@@ -74,6 +76,8 @@ class Accelerator(wiring.Component):
         xbuf = datapath("activations", ActivationBuffer(cfg))
         wpath = datapath("weights", WeightPath(cfg))
         array = datapath("array", PEArray(cfg.array, cfg.kind, load_width=cfg.load_width))
+        # the array's enable fans out to every PE: it starts at a flip-flop, not at the accumulator
+        skid = datapath("array_out", SkidBuffer(array.y_layout))
         acc = datapath("accumulator", Accumulator(cfg))
         params = datapath("params", ParamLoader(cfg))
         wb = datapath("writeback", WriteBack(cfg))
@@ -87,7 +91,8 @@ class Accelerator(wiring.Component):
         wiring.connect(m, xbuf.o, array.x)
         wiring.connect(m, wpath.o, array.w)
         wiring.connect(m, wpath.scales, acc.scales)
-        wiring.connect(m, array.y, acc.i)
+        wiring.connect(m, array.y, skid.i)
+        wiring.connect(m, skid.o, acc.i)
         m.d.comb += [
             gearbox.row_bytes.eq(seq.k), gearbox.row_words.eq(geo.x_row_words),
             xbuf.load.eq(seq.x_load), xbuf.feed.eq(seq.x_feed), xbuf.mc.eq(seq.x_mc),
