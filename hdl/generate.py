@@ -99,7 +99,7 @@ def accelerator_verilog(cfg, name: str) -> str:
 STAMP = ".fineq-generate.sha256"
 
 
-def _source_digest(config_name: str, cfg: ArrayConfig) -> str:
+def source_digest(config_name: str, cfg: ArrayConfig) -> str:
     """Hash of everything the output depends on: the hdl sources, the config, Amaranth."""
     hdl_dir = Path(__file__).parent
     sources = sorted([*hdl_dir.glob("datapath/*.py"), *hdl_dir.glob("soc/*.py"), hdl_dir / "generate.py"])
@@ -116,7 +116,7 @@ def _write(path: Path, text: str) -> None:
 def is_current(config_name: str, out_dir: Path) -> bool:
     """True when ``out_dir`` holds the output of today's sources for ``config_name``."""
     stamp = Path(out_dir) / STAMP
-    return stamp.exists() and stamp.read_text() == _source_digest(config_name, preset(config_name))
+    return stamp.exists() and stamp.read_text() == source_digest(config_name, preset(config_name))
 
 
 def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> dict[str, Path]:
@@ -131,7 +131,7 @@ def generate_config(config_name: str, out_dir: Path, *, force: bool = False) -> 
     cfg = preset(config_name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    digest = _source_digest(config_name, cfg)
+    digest = source_digest(config_name, cfg)
     stamp = out_dir / STAMP
     parts = components(cfg)
     builds = accelerators(config_name)

@@ -13,6 +13,7 @@ that the report can state throughput per area.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Design:
     reset: str = "rst"
     preset_only: bool = False   # generated for the presets only (measured at the preset's size)
     sram_macros: bool = False   # buffers stay memory macros (flows.Source.sram_macros)
+    fpga_only: bool = False     # an FPGA build: the ECP5 sweep measures it, `python -m synth` only when named
 
 
 def _root() -> Path:
@@ -89,6 +91,29 @@ def datapath(stem: str):
             stamp.write_text(h.hexdigest())
         return Source([f], stem)
     source.describe = f"hdl.generate.components -> {stem}.v"
+    return source
+
+
+def fpga_top():
+    """The whole accelerator's FPGA build of the preset (``AcceleratorConfig.dsp_products``: the
+    group-factor products on DSP blocks), converted here on demand, only for the FPGA flows that
+    measure it; converted again only when a source of ``hdl``, the preset or Amaranth changes."""
+    def source(config, verilog_dir: Path, work_dir: Path) -> Source:
+        try:
+            from hdl.generate import accelerator_verilog, source_digest
+            from hdl.soc.accel_config import accel_preset
+        except ImportError as e:
+            raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
+        name = getattr(config, "name", str(config))
+        cfg = dataclasses.replace(accel_preset(name), dsp_products=True)
+        digest = source_digest(name, config) + cfg.variant
+        work_dir.mkdir(parents=True, exist_ok=True)
+        f, stamp = work_dir / f"{cfg.variant}.v", work_dir / f"{cfg.variant}.v.sha256"
+        if not f.exists() or not stamp.exists() or stamp.read_text() != digest:
+            f.write_text(accelerator_verilog(cfg, cfg.variant))
+            stamp.write_text(digest)
+        return Source([f], top_of(f, cfg.variant))
+    source.describe = "hdl.soc.top.Accelerator(dsp_products=True) -> top_fpga.v"
     return source
 
 
@@ -185,6 +210,8 @@ DESIGNS: list[Design] = [
     Design("vector_unit", "Vector unit (requantization, one element per cycle)", generated("vector_unit"), "block", preset_only=True),
     Design("fineq_top", "Whole accelerator (AXI top level with the FineQ array)", generated("top"), "top", preset_only=True,
            sram_macros=True),
+    Design("fineq_top_fpga", "Whole accelerator, FPGA build (group-factor products on DSP blocks)", fpga_top(), "top",
+           preset_only=True, fpga_only=True),
 ]
 
 # the FineQ array and the baselines it is compared with
@@ -200,7 +227,7 @@ SWEEP_DESIGNS = ["fineq_array", "fineq_r2_array", "mac8x8_array", "mac8x3_array"
 
 def by_name(names=None) -> list[Design]:
     if not names:
-        return list(DESIGNS)
+        return [d for d in DESIGNS if not d.fpga_only]
     known = {d.name: d for d in DESIGNS}
     bad = [n for n in names if n not in known]
     if bad:

@@ -29,19 +29,22 @@ def verdicts(data: dict) -> list[str]:
     parts = list(data["parts"])
     small = parts[0]
     done = {k: c for k, c in cases.items() if "error" not in c and "not_run" not in c}
-    tops = [c for c in done.values() if c["design"] == "fineq_top" and c["variant"] == "dsp"]
-    for c in tops:
+    builds = [c for c in done.values() if c["design"] in ("fineq_top", "fineq_top_fpga") and c["variant"] == "dsp"]
+    tops = [c for c in builds if c["design"] == "fineq_top"]
+    for c in builds:
         placed = [p for p in parts if _fmax(c, p)]
+        which = f"`{c['preset']}`" + (" in its FPGA build (group-factor products on DSP blocks)"
+                                      if c["design"] == "fineq_top_fpga" else "")
         if placed:
             p = placed[0]
             comb = c["pnr"][p]["utilization"]["TRELLIS_COMB"]
-            out.append(f"The whole accelerator of preset `{c['preset']}` fits the {p} ({comb[0]} of {comb[1]} "
+            out.append(f"The whole accelerator of preset {which} fits the {p} ({comb[0]} of {comb[1]} "
                        f"LUT4s, {c['flip_flops']} flip-flops, {c['ebr']} EBRs, {c['dsp']} DSP blocks) and "
                        f"runs at {c['pnr'][p]['fmax_mhz']:.1f} MHz after place and route"
                        + "".join(f"; {q}: {_fmax(c, q):.1f} MHz" for q in placed[1:]) + ".")
         else:
             why = "; ".join(r.get("note", "") for r in c["pnr"].values()) or "not placed"
-            out.append(f"The whole accelerator of preset `{c['preset']}` is not placed on any part: {why}.")
+            out.append(f"The whole accelerator of preset {which} is not placed on any part: {why}.")
     arr = done.get("default/fineq_array/dsp") or next(
         (c for c in done.values() if c["design"] == "fineq_array" and c["variant"] == "dsp"), None)
     top = next((c for c in tops if c["preset"] == (arr or {}).get("preset")), None)

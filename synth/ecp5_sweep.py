@@ -37,9 +37,9 @@ class Case:
 
 def default_cases(presets=("tiny", "default", "large"), array_preset="default") -> list[Case]:
     """Most important first (a run stopped early has those). Every case is placed on the smallest
-    part it fits; the whole top and the FineQ array of the array preset on both parts."""
-    cases = [Case(array_preset, "fineq_top", "dsp", True), Case(array_preset, "fineq_array", "dsp", True),
-             Case(array_preset, "vector_unit", "dsp")]
+    part it fits; the whole top (both builds) and the FineQ array of the array preset on both parts."""
+    cases = [Case(array_preset, "fineq_top", "dsp", True), Case(array_preset, "fineq_top_fpga", "dsp", True),
+             Case(array_preset, "fineq_array", "dsp", True), Case(array_preset, "vector_unit", "dsp")]
     for name in ("fineq_array", *ARRAYS[1:], "vector_unit"):
         for v in ecp5.VARIANTS:
             if (v != "booth" or name in MULTIPLIERS) and (name, v) not in (("fineq_array", "dsp"), ("vector_unit", "dsp")):

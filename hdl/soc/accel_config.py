@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,9 @@ class AcceleratorConfig:
     max_n: int = 65535
     max_burst: int = 256  # AXI4 INCR bursts: up to 256 beats
     w_fifo_words: int = 64  # weight FIFO between the DMA and the array (bus words)
+    # FPGA builds: the accumulator's group-factor products as `*`, which synthesis maps to DSP
+    # blocks; ASIC builds keep them in carry-save form, which fits the array's cycle
+    dsp_products: bool = False
 
     def __post_init__(self):
         if not isinstance(self.array, ArrayConfig):
@@ -76,7 +80,9 @@ class AcceleratorConfig:
         base = accel_preset(self.name) if self.name in ACCEL_PRESETS else None
         if self == base:
             return "top"
-        return f"top_{self.kind.name.lower()}_b{8 * self.bus_bytes}"
+        if base is not None and self == dataclasses.replace(base, dsp_products=True):
+            return "top_fpga"
+        return f"top_{self.kind.name.lower()}_b{8 * self.bus_bytes}" + ("_fpga" if self.dsp_products else "")
 
     @property
     def rows(self) -> int:

@@ -145,5 +145,8 @@ class Accumulator(wiring.Component):
         out = []
         for c in range(cfg.cols):
             e = now[8 * c:8 * c + 8]  # 1 through a job without groups: ``factors`` from go
-            out.append(product_carry_save(m, f"mul_{c}", sums[c], e, 32))
+            if cfg.dsp_products:  # one word, for a DSP block
+                out.append([named(m, f"mul_{c}", signed(32), sums[c] * e)])
+            else:
+                out.append(product_carry_save(m, f"mul_{c}", sums[c], e, 32))
         return out

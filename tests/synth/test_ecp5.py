@@ -72,6 +72,20 @@ def test_activation_buffer_infers_block_ram(tmp_path):
     assert r["lutram"] == 0 and r["flip_flops"] < bits // 8     # not flip-flops, not LUT RAM
 
 
+@needs_yowasp
+def test_the_fpga_build_puts_the_group_factor_products_on_dsp_blocks(tmp_path):
+    import dataclasses
+
+    from hdl.soc.accel_config import accel_preset
+    from hdl.soc.accumulator import Accumulator
+    asic = accel_preset("tiny")
+    fpga = dataclasses.replace(asic, dsp_products=True)
+    got = {cfg.dsp_products: ecp5.run(_verilog(Accumulator(cfg), "acc"), "acc", "dsp", tmp_path / str(cfg.dsp_products),
+                                      pnr=False) for cfg in (asic, fpga)}
+    assert got[True]["dsp"] >= asic.cols and got[False]["dsp"] == 0
+    assert got[True]["luts"] < got[False]["luts"]
+
+
 def test_fits_names_what_is_over():
     counts = {"luts": 20000, "carries": 2000, "lutram": 0, "flip_flops": 100, "ebr": 10, "dsp": 144}
     why = ecp5.fits(counts, "LFE5U-25F", io_ffs=300)

@@ -2,6 +2,7 @@
 """The accelerator's engines in the Amaranth simulator, each against a Python model: geometry,
 weight path, activation buffer, accumulator, parameter loader."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -190,10 +191,12 @@ def test_activation_buffer_feeds_tiles_in_order():
     simulate(dut, reader, background=[writer], name="activation_buffer")
 
 
-@pytest.mark.parametrize("m, chunks, group_log2", [(1, 1, None), (3, 2, None), (8, 1, None),
-                                                   (1, 1, 1), (3, 2, 0)])
-def test_accumulator_sums_tiles_into_alternating_sets(m, chunks, group_log2):
-    cfg = accel_preset("tiny")
+@pytest.mark.parametrize("m, chunks, group_log2, dsp", [(1, 1, None, False), (3, 2, None, False),
+                                                        (8, 1, None, False), (1, 1, 1, False),
+                                                        (3, 2, 0, False), (3, 2, 0, True), (8, 1, None, True)])
+def test_accumulator_sums_tiles_into_alternating_sets(m, chunks, group_log2, dsp):
+    """``dsp``: the FPGA build, its group-factor products as one ``*`` each."""
+    cfg = dataclasses.replace(accel_preset("tiny"), dsp_products=dsp)
     rng = np.random.default_rng(m)
     kt, nb = 4, 3
     last_m = m
