@@ -76,8 +76,10 @@ class Accelerator(wiring.Component):
         xbuf = datapath("activations", ActivationBuffer(cfg))
         wpath = datapath("weights", WeightPath(cfg))
         array = datapath("array", PEArray(cfg.array, cfg.kind, load_width=cfg.load_width))
-        # the array's enable fans out to every PE: it starts at a flip-flop, not at the accumulator
+        # the array's enable fans out to every PE, the factor FIFO's level to its storage: both
+        # start at a flip-flop, not at the accumulator's ready logic
         skid = datapath("array_out", SkidBuffer(array.y_layout))
+        factors = datapath("factors_out", SkidBuffer(wpath.scales.payload.shape()))
         acc = datapath("accumulator", Accumulator(cfg))
         params = datapath("params", ParamLoader(cfg))
         wb = datapath("writeback", WriteBack(cfg))
@@ -90,7 +92,8 @@ class Accelerator(wiring.Component):
         wiring.connect(m, gearbox.o, xbuf.i)
         wiring.connect(m, xbuf.o, array.x)
         wiring.connect(m, wpath.o, array.w)
-        wiring.connect(m, wpath.scales, acc.scales)
+        wiring.connect(m, wpath.scales, factors.i)
+        wiring.connect(m, factors.o, acc.scales)
         wiring.connect(m, array.y, skid.i)
         wiring.connect(m, skid.o, acc.i)
         m.d.comb += [
