@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 # roofline sweep). Two lanes run side by side on the two cores (`make -j2`), the model lane (steps
 # 1-4) and the hardware lane (5-10, of which 9 and 10 wait for step 1's dequantized Gemma); they
 # take about as long each. One thread per lane: torch's second thread only spins against the other
-# lane (`quant eval` took 143 s that way, about 75 s on one thread). Timings per step: README.md
+# lane (`quant eval` took 143 s that way in the demo, 115 s on one thread). Timings per step: README.md
 # "How long make demo takes".
 DEMO_SYNTH_DESIGNS := fineq_array,mac8x8_array,mac8x3_array,temporal_pe,mac8x8_pe,mac8x3_pe,decoder
 
