@@ -1,5 +1,5 @@
 """scripts/step.sh, the wrapper of every `make demo` step: its output goes to a log, a failing
-step says which and how it failed, a passing one records its time."""
+step says which and how it failed, a passing one records its wall and CPU time."""
 import subprocess
 from pathlib import Path
 
@@ -19,8 +19,19 @@ def test_a_passing_step_logs_its_output_and_time(tmp_path):
     assert "hello" not in r.stdout                      # the output went to the log only
     lines = r.stdout.splitlines()
     assert lines[0] == "[3/7] a title ..." and lines[1].startswith("[3/7]") and "03.log" in lines[1]
-    num, title, secs = (logs / "times.tsv").read_text().rstrip("\n").split("\t")
-    assert (num, title) == ("3/7", "a title") and int(secs) >= 0
+    num, title, secs, cpu = (logs / "times.tsv").read_text().rstrip("\n").split("\t")
+    assert (num, title) == ("3/7", "a title") and int(secs) >= 0 and int(cpu) >= 0
+    assert sorted(p.name for p in logs.iterdir()) == ["03.log", "times.tsv"]   # no temporary file left
+
+
+def test_a_step_records_cpu_seconds_apart_from_wall_seconds(tmp_path):
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.6: pass"
+    run_step(tmp_path, "python3", "-c", burn)
+    run_step(tmp_path, "sleep", "1")
+    rows = [line.split("\t") for line in (tmp_path / "build/logs/demo/times.tsv").read_text().splitlines()]
+    (_, _, _, burned), (_, _, slept_wall, slept_cpu) = rows
+    assert int(burned) >= 2       # 1.6 CPU-seconds, rounded
+    assert int(slept_cpu) == 0 and int(slept_wall) >= 1
 
 
 def test_a_failing_step_shows_its_tail_and_exit_code(tmp_path):
