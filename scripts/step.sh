@@ -6,7 +6,6 @@
 #   usage: step.sh N/TOTAL "title" command args...
 set -uo pipefail
 num=$1 title=$2
-
 shift 2
 logs=build/logs/demo    # the Makefile's recipes write under build/ too
 mkdir -p "$logs"

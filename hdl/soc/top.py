@@ -6,7 +6,7 @@ Block diagram (docs/accelerator.md)::
                       |  --X--> gearbox --> activation buffer --x--+           |
                       |  --W--> weight FIFO --> decoder ------w--> PE array    |
                       |                                             | y        |
-                      |                                        skid buffer     |
+                      |                    (factor lines) skid buffers     |
                       |                                       accumulator (2 sets)
                       |                                             |          |
                       +<==== packer <-- vector unit <-- write-back -+----------+
