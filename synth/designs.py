@@ -81,17 +81,23 @@ def datapath(stem: str):
         h = hashlib.sha256(config.to_json().encode() + stem.encode() + amaranth.__version__.encode())
         for f in sorted((_root() / "hdl" / "datapath").glob("*.py")) + [_root() / "hdl" / "generate.py"]:
             h.update(f.name.encode() + f.read_bytes())
-        work_dir.mkdir(parents=True, exist_ok=True)
-        f = work_dir / f"{stem}.v"
-        stamp = work_dir / f"{stem}.v.sha256"
-        if not f.exists() or not stamp.exists() or stamp.read_text() != h.hexdigest():
-            text = to_verilog(parts[stem](), stem)
-            if not f.exists() or f.read_text() != text:
-                f.write_text(text)
-            stamp.write_text(h.hexdigest())
+        f = _convert_once(work_dir / f"{stem}.v", h.hexdigest(), lambda: to_verilog(parts[stem](), stem))
         return Source([f], stem)
     source.describe = f"hdl.generate.components -> {stem}.v"
     return source
+
+
+def _convert_once(f: Path, digest: str, convert) -> Path:
+    """``f``, written by ``convert()`` unless its stamp says it holds the output for ``digest``;
+    rewritten only on change, so that its modification time means something."""
+    f.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f.with_name(f.name + ".sha256")
+    if not f.exists() or not stamp.exists() or stamp.read_text() != digest:
+        text = convert()
+        if not f.exists() or f.read_text() != text:
+            f.write_text(text)
+        stamp.write_text(digest)
+    return f
 
 
 def fpga_top():
@@ -106,12 +112,8 @@ def fpga_top():
             raise DesignUnavailable(f"hdl.generate is not importable: {e}") from None
         name = getattr(config, "name", str(config))
         cfg = dataclasses.replace(accel_preset(name), dsp_products=True)
-        digest = source_digest(name, config) + cfg.variant
-        work_dir.mkdir(parents=True, exist_ok=True)
-        f, stamp = work_dir / f"{cfg.variant}.v", work_dir / f"{cfg.variant}.v.sha256"
-        if not f.exists() or not stamp.exists() or stamp.read_text() != digest:
-            f.write_text(accelerator_verilog(cfg, cfg.variant))
-            stamp.write_text(digest)
+        f = _convert_once(work_dir / f"{cfg.variant}.v", source_digest(name, config) + cfg.variant,
+                          lambda: accelerator_verilog(cfg, cfg.variant))
         return Source([f], top_of(f, cfg.variant))
     source.describe = "hdl.soc.top.Accelerator(dsp_products=True) -> top_fpga.v"
     return source

@@ -76,13 +76,14 @@ class AcceleratorConfig:
 
     @property
     def variant(self) -> str:
-        """File-name stem of this build: ``top`` for the preset itself, else kind and bus."""
+        """File-name stem of this build: ``top`` for the preset itself, else kind and bus; an FPGA
+        build is its ASIC twin's stem and ``_fpga``."""
+        if self.dsp_products:
+            return dataclasses.replace(self, dsp_products=False).variant + "_fpga"
         base = accel_preset(self.name) if self.name in ACCEL_PRESETS else None
         if self == base:
             return "top"
-        if base is not None and self == dataclasses.replace(base, dsp_products=True):
-            return "top_fpga"
-        return f"top_{self.kind.name.lower()}_b{8 * self.bus_bytes}" + ("_fpga" if self.dsp_products else "")
+        return f"top_{self.kind.name.lower()}_b{8 * self.bus_bytes}"
 
     @property
     def rows(self) -> int:
