@@ -1,15 +1,18 @@
 """Accumulator: adds the array's tile sums over K into INT32 lines, two blocks at a time."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
-from .arith import add_wide, carry_save_tree, minus_one, named, product_carry_save, sign_extend
+from .arith import carry_save_tree, carry_select, minus_one, named, product_carry_save, sign_extend
 
 __all__ = ["Accumulator"]
+
+SPLITS = (11, 22)  # the bits a line's add carries into only in the next cycle
+LINE_BITS = 32 + len(SPLITS)  # a stored line: its 32-bit word and the carries pending into SPLITS
 
 
 class Accumulator(wiring.Component):
@@ -24,7 +27,12 @@ class Accumulator(wiring.Component):
     whole accelerator's clock, ASIC and ECP5): a taken beat's addends (the product, in
     carry-save form) are registered with its line, set and first-tile flag; the next cycle adds
     them to the line read in the cycle the beat was taken (transparent to the write, so the same
-    line may be updated every cycle), one carry-save level and one carry-select add. The sizes
+    line may be updated every cycle) in two carry-save levels and three adds of 11 bits. A line
+    is stored as its 32-bit word and the carries pending into bits 11 and 22 (:data:`SPLITS`;
+    the value is the word plus the carries at their bits, modulo 2**32), so that no cycle
+    propagates a carry through more than a chunk: the line's 32-bit add, behind the first-tile
+    multiplexer's fan-out, limited the whole accelerator's clock (ASIC), and so did a 16-bit
+    chunk. ``rd_data`` adds the pending carries on the way out. The sizes
     (``kt``, ``nb``, ``chunks``, ``last_m``) must be stable from the cycle of ``go``.
 
     fineq-v2 (``grouped``): the first beat of every group of ``2**group_log2`` K tiles takes
@@ -45,6 +53,7 @@ class Accumulator(wiring.Component):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
         self.config = config
         self.line_layout = data.ArrayLayout(signed(32), config.cols)
+        self.stored_layout = data.ArrayLayout(LINE_BITS, config.cols)  # word and pending carry
         super().__init__({
             "go": In(1),
             "kt": In(16), "nb": In(16), "chunks": In(16), "last_m": In(16),
@@ -90,7 +99,7 @@ class Accumulator(wiring.Component):
                      p_tok.eq(tok), *(p.eq(a) for ps, words in zip(p_add, addends, strict=True)
                                       for p, a in zip(ps, words, strict=True))]
 
-        mems = [Memory(shape=self.line_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
+        mems = [Memory(shape=self.stored_layout, depth=cfg.chunk_m, init=[]) for _ in range(2)]
         olds = []
         for k, mem in enumerate(mems):
             m.submodules[f"set{k}"] = mem
@@ -101,12 +110,17 @@ class Accumulator(wiring.Component):
             m.d.comb += [rmw.addr.eq(tok), wr.addr.eq(p_tok),
                          wr.en.eq(p_valid & (p_set == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
-                line = named(m, f"set{k}_{c}_line", 32, Mux(p_first, 0, rmw.data[c]))
-                ops = [line] + [sign_extend(p, 32) for p in p_add[c]]
+                line = named(m, f"set{k}_{c}_line", LINE_BITS, Mux(p_first, 0, rmw.data[c]))
+                ops = [line[:32], _pending(line)] + [sign_extend(p, 32) for p in p_add[c]]
                 x, y = carry_save_tree(m, f"set{k}_{c}_", ops, 32)
-                m.d.comb += wr.data[c].eq(add_wide(m, f"set{k}_{c}_sum", x, y))
+                chunks = [x[lo:hi] + y[lo:hi] for lo, hi in zip((0, *SPLITS), (*SPLITS, 32))]
+                m.d.comb += wr.data[c].eq(Cat(*(v[:-1] for v in chunks), *(v[-1] for v in chunks[:-1])))
             olds.append(out.data)
-        m.d.comb += self.rd_data.eq(Mux(self.rd_set, olds[1], olds[0]))
+        stored = named(m, "rd_stored", LINE_BITS * cfg.cols, Mux(self.rd_set, olds[1].as_value(), olds[0].as_value()))
+        lines = [stored[LINE_BITS * c:LINE_BITS * (c + 1)] for c in range(cfg.cols)]
+        # the pending carries added on the way out (chunked: the read-out shares the cycle with
+        # the write-back's column multiplexer and the vector unit's input register)
+        m.d.comb += self.rd_data.eq(Cat(*(carry_select(v[:32], _pending(v), 0, 32, SPLITS[0])[0] for v in lines)))
 
         with m.If(take):
             m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok)]
@@ -150,3 +164,12 @@ class Accumulator(wiring.Component):
             else:
                 out.append(product_carry_save(m, f"mul_{c}", sums[c], e, 32))
         return out
+
+
+
+def _pending(line):
+    """A stored line's pending carries at their bits, as a 32-bit word."""
+    word = Const(0, 32)
+    for j, bit in enumerate(SPLITS):
+        word = word | (line[32 + j].as_unsigned() << bit)
+    return word[:32]

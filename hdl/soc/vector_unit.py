@@ -16,6 +16,7 @@ SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = 1, 47
 ACC_WIDTH = 32
 BOOTH_DIGITS = (MULT_BITS + 2) // 2  # radix-4 digits of the unsigned multiplier
+T_SPLITS = (11, 22)  # stage 1's chunks of acc + bias: no carry ripples through more than 12 bits
 LATENCY = 5  # cycles from an accepted input to its output (4 stages, the output FIFO)
 
 
@@ -50,10 +51,14 @@ class VectorUnit(wiring.Component):
     set the whole accelerator's clock), and a FIFO:
 
     0. the inputs, registered (bypass becomes ``bias = 0, mult = 1, shift = 0``);
-    1. ``t = acc + bias`` (carry-select); the radix-4 Booth digits of ``mult``; ``2**(shift-1)``;
-    2. the eight partial products ``t * digit * 4**d``, the rounding constant and the negation
-       bits reduced to a sum and a carry word by a carry-save tree (all modulo 2**49);
-    3. ``r = sum + carry``: the low 24 bits, and the high 25 bits for both carries into them;
+    1. ``t = acc + bias`` as three chunk adds (:data:`T_SPLITS`), each chunk's carry out kept
+       apart, so ``t = word + pending carries`` (a carry-select add here, whose two halves ABC
+       merges back into one ripple, limited the whole accelerator); the radix-4 Booth digits
+       of ``mult``; ``2**(shift-1)``;
+    2. the eight partial products ``word * digit * 4**d``, ``mult`` shifted to each pending
+       carry's bit, the rounding constant and the negation bits reduced to a sum and a carry
+       word by a carry-save tree (all modulo 2**50);
+    3. ``r = sum + carry``: the low 25 bits, and the high 25 bits for both carries into them;
     4. the high half picked, ``y = r >> shift`` (arithmetic: with the constant, round half up),
        saturation (or ``y = t = acc`` in bypass), written into the output FIFO.
 
@@ -80,7 +85,9 @@ class VectorUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        tw = max(self.acc_width, 32) + 1  # exact acc + bias
+        # acc + bias is exact in 33 bits; one bit more so that its chunked word (the sum less the
+        # carries pending into T_SPLITS) is exact as a signed number too
+        tw = max(self.acc_width, 32) + 2
         w = tw + MULT_BITS + 1  # t * mult + 2**(shift-1), exact, signed; all sums are mod 2**w
         i = self.i.payload
 
@@ -109,9 +116,13 @@ class VectorUnit(wiring.Component):
         mult0 = reg("mult0", MULT_BITS, Mux(i.bypass, 1, i.mult))
         ctl0 = control(0, take, i.bypass, i.last, Mux(i.bypass, 0, i.shift))
 
-        # 1: t = acc + bias (carry-select), the multiplier's radix-4 Booth digits, 2**(shift-1)
-        t1 = reg("t1", signed(tw), carry_select(sign_extend(acc0, tw), sign_extend(bias0, tw),
-                                                 0, tw, 14)[0])
+        # 1: t = acc + bias in chunks, each with the carry from the chunk below pending (t is the
+        #    word plus the carries at their bits), the multiplier's radix-4 Booth digits, 2**(shift-1)
+        a, b = sign_extend(acc0, tw), sign_extend(bias0, tw)
+        chunks = [a[lo:hi] + b[lo:hi] for lo, hi in zip((0, *T_SPLITS), (*T_SPLITS, tw))]
+        t1 = reg("t1", signed(tw), Cat(*(v[:-1] for v in chunks)))
+        pending1 = reg("pending1", len(T_SPLITS), Cat(*(v[-1] for v in chunks[:-1])))
+        mult1 = reg("mult1", MULT_BITS, mult0)
         digits = [_booth_digit(mult0, d) for d in range(BOOTH_DIGITS)]
         one1, two1, neg1 = (reg(f"{n}1", BOOTH_DIGITS, Cat(*(d[k] for d in digits)))
                             for k, n in enumerate(("one", "two", "neg")))
@@ -119,11 +130,12 @@ class VectorUnit(wiring.Component):
         half1 = reg("half1", SHIFT_MAX, Mux(s0 == 0, 0, Const(1, SHIFT_MAX) << (s0 - 1)[:SHIFT_BITS]))
         ctl1 = control(1, *ctl0)
 
-        # 2: the partial products t * digit * 4**d, the constant and the negation bits: a
-        #    carry-save tree down to two operands
+        # 2: the partial products word * digit * 4**d, the pending carries times the multiplier,
+        #    the constant and the negation bits: a carry-save tree down to two operands
         t_ext = Signal(w)
         m.d.comb += t_ext.eq(t1)  # sign-extended
         ops = [half1, Cat(*(Cat(neg1[d], Const(0, 1)) for d in range(BOOTH_DIGITS)))[:w]]
+        ops += [Mux(pending1[j], mult1 << bit, 0) for j, bit in enumerate(T_SPLITS)]
         for d in range(BOOTH_DIGITS):
             sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
             ops.append(named(m, f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))

@@ -87,6 +87,11 @@ class WriteBack(wiring.Component):
         ]
         width = Mux(self.bypass, cw << 2, cw)
         m.d.sync += [self.wr_start.eq(0), self.acc_release.eq(0)]
+        # the next row's address, registered: it is needed at a row's last column, at least a
+        # cycle after the row changed, and the add behind the last-column decode (whose terms
+        # ABC merged into it) limited the whole accelerator
+        w.next_row = Signal(32)
+        m.d.sync += w.next_row.eq(add_wide(m, "next_row", row, self.y_stride))
 
         vu_in = vu.i.payload
         m.d.comb += [vu_in.acc.eq(self.rd_data[col]),
@@ -122,7 +127,7 @@ class WriteBack(wiring.Component):
 
     def _next_row(self, m, w, last_tok):
         cfg = self.config
-        next_row = add_wide(m, "next_row", w.row, self.y_stride)
+        next_row = w.next_row
         with m.If(~last_tok):
             m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1)]
         with m.Else():
