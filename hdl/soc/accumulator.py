@@ -1,13 +1,13 @@
 """Accumulator: adds the array's tile sums over K into INT32 lines, two blocks at a time."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
-from .arith import carry_save_tree, carry_select, minus_one, named, product_carry_save, sign_extend
+from .arith import add_chunked, carry_select, minus_one, named, pending_word, product_carry_save, sign_extend
 
 __all__ = ["Accumulator"]
 
@@ -111,16 +111,15 @@ class Accumulator(wiring.Component):
                          wr.en.eq(p_valid & (p_set == k)), out.addr.eq(self.rd_line)]
             for c in range(cfg.cols):
                 line = named(m, f"set{k}_{c}_line", LINE_BITS, Mux(p_first, 0, rmw.data[c]))
-                ops = [line[:32], _pending(line)] + [sign_extend(p, 32) for p in p_add[c]]
-                x, y = carry_save_tree(m, f"set{k}_{c}_", ops, 32)
-                chunks = [x[lo:hi] + y[lo:hi] for lo, hi in zip((0, *SPLITS), (*SPLITS, 32))]
-                m.d.comb += wr.data[c].eq(Cat(*(v[:-1] for v in chunks), *(v[-1] for v in chunks[:-1])))
+                ops = [line[:32], pending_word(line[32:], SPLITS, 32)] + [sign_extend(p, 32) for p in p_add[c]]
+                word, carries = add_chunked(m, f"set{k}_{c}", ops, SPLITS, 32)
+                m.d.comb += wr.data[c].eq(Cat(word, carries))
             olds.append(out.data)
         stored = named(m, "rd_stored", LINE_BITS * cfg.cols, Mux(self.rd_set, olds[1].as_value(), olds[0].as_value()))
         lines = [stored[LINE_BITS * c:LINE_BITS * (c + 1)] for c in range(cfg.cols)]
         # the pending carries added on the way out (chunked: the read-out shares the cycle with
         # the write-back's column multiplexer and the vector unit's input register)
-        m.d.comb += self.rd_data.eq(Cat(*(carry_select(v[:32], _pending(v), 0, 32, SPLITS[0])[0] for v in lines)))
+        m.d.comb += self.rd_data.eq(Cat(*(carry_select(v[:32], pending_word(v[32:], SPLITS, 32), 0, 32, SPLITS[0])[0] for v in lines)))
 
         with m.If(take):
             m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok)]
@@ -166,10 +165,3 @@ class Accumulator(wiring.Component):
         return out
 
 
-
-def _pending(line):
-    """A stored line's pending carries at their bits, as a 32-bit word."""
-    word = Const(0, 32)
-    for j, bit in enumerate(SPLITS):
-        word = word | (line[32 + j].as_unsigned() << bit)
-    return word[:32]

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import x_layout
 from .accel_config import AcceleratorConfig
+from .arith import minus_one
 
 __all__ = ["ActivationBuffer"]
 
@@ -22,7 +23,8 @@ class ActivationBuffer(wiring.Component):
     Read side: ``feed`` (pulse) streams the chunk's ``mc`` tokens once per tile, in the order
     the array consumes them: for every block ``b < nb``, every K tile ``t < kt``, every token
     ``m < mc`` the vector ``x[m, t*rows : (t+1)*rows]``, ``last`` on ``m = mc - 1``. ``fed`` is
-    high when no feed is running.
+    high when no feed is running. ``mc``, ``kt`` and ``nb`` must be stable from the cycle
+    before ``feed``.
 
     Latency: 1 cycle (the memory read) plus the output register. Throughput: one vector per
     cycle.
@@ -72,7 +74,10 @@ class ActivationBuffer(wiring.Component):
         active = ~self.fed
         step = ~valid | self.o.ready
         issue = active & step
-        last_tok, last_t, last_b = tok == self.mc - 1, t == self.kt - 1, b == self.nb - 1
+        # the sizes less one as registers (no subtract behind the sequencer's last-chunk pick
+        # before these compares: that path limited the whole top)
+        mc_m1, kt_m1, nb_m1 = (minus_one(m, n, getattr(self, n)) for n in ("mc", "kt", "nb"))
+        last_tok, last_t, last_b = tok == mc_m1, t == kt_m1, b == nb_m1
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(step)]
         with m.If(step):
             m.d.sync += [valid.eq(issue), last.eq(last_tok)]

@@ -143,15 +143,23 @@ class AxiDma(wiring.Component):
         })
 
     def _burst_length(self, m, addr, remain, max_burst, name):
-        """Beats of the next burst: min(remain, max_burst, beats to the next 4 KiB line)."""
+        """Beats of the next burst, min(remain, max_burst, beats to the next 4 KiB line), and
+        that less one (AXI's ARLEN), each picked from its own candidates: no subtract after
+        the compares."""
         shift = self.beat_bytes.bit_length() - 1
         line_beats = LINE_BYTES // self.beat_bytes
         to_line = Signal(range(line_beats + 1), name=f"{name}_to_line")
         m.d.comb += to_line.eq(line_beats - addr[shift:12])
-        cap = Mux(to_line < max_burst, to_line, max_burst)
+        line_short, remain_short = to_line < max_burst, Signal(name=f"{name}_remain_short")
+        cap = Mux(line_short, to_line, max_burst)
+        m.d.comb += remain_short.eq(remain < cap)
         length = Signal(range(257), name=f"{name}_len")
-        m.d.comb += length.eq(Mux(remain < cap, remain, cap))
-        return length
+        m.d.comb += length.eq(Mux(remain_short, remain, cap))
+        # line_beats - 1 - a is ~a on the line's bits
+        cap_m1 = Mux(line_short, ~addr[shift:12], max_burst - 1)
+        length_m1 = Signal(8, name=f"{name}_len_m1")
+        m.d.comb += length_m1.eq(Mux(remain_short, remain - 1, cap_m1))
+        return length, length_m1
 
     def _aligned(self, addr):
         shift = self.beat_bytes.bit_length() - 1
@@ -208,13 +216,15 @@ class AxiDma(wiring.Component):
             pending=Signal(range(self.max_outstanding_reads * 256 + 1), name=f"rd{c}_pending"),
             err=Signal(name=f"rd{c}_err"), fresh=Signal(name=f"rd{c}_fresh"),
             len=Signal(range(257), name=f"rd{c}_next_len"),
+            len_m1=Signal(8, name=f"rd{c}_next_arlen"),  # AXI's ARLEN: no subtract after the pick
             issue=Signal(name=f"rd{c}_issue"), beat=Signal(name=f"rd{c}_beat"),
             bad=Signal(name=f"rd{c}_bad"))
         busy = ((s.remain != 0) & ~s.err) | (s.pending != 0)
         m.d.comb += [port.busy.eq(busy), port.error.eq(s.err)]
         start = port.start & ~busy & ~self.halt
+        length, length_m1 = self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")
         m.d.sync += [
-            s.len.eq(self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")),
+            s.len.eq(length), s.len_m1.eq(length_m1),
             s.fresh.eq(~start & ~s.issue),
             # both sums ready before the issue decision picks one (it comes late in the cycle)
             s.pending.eq(Mux(s.issue, s.pending + s.len - s.beat, s.pending - s.beat)),
@@ -243,10 +253,10 @@ class AxiDma(wiring.Component):
                 with (m.If if c == 0 else m.Elif)(s.eligible):
                     m.d.comb += [s.issue.eq(1), fifo.win.eq(c), fifo.push.eq(1)]
         addrs = Array(s.addr for s in clients)
-        lens = Array(s.len for s in clients)
+        arlens = Array(s.len_m1 for s in clients)
         with m.If(fifo.push):
             m.d.sync += [bus.arvalid.eq(1), bus.araddr.eq(addrs[fifo.win]),
-                         bus.arlen.eq(lens[fifo.win] - 1)]
+                         bus.arlen.eq(arlens[fifo.win])]
         with m.Elif(bus.arready):
             m.d.sync += bus.arvalid.eq(0)
 
@@ -277,15 +287,17 @@ class AxiDma(wiring.Component):
         addr = Signal(self.addr_width, name="wr_addr_r")
         remain = Signal(self.count_width, name="wr_remain")
         length = Signal(range(257), name="wr_len")
+        length_m1 = Signal(8, name="wr_awlen")
+        burst, burst_m1 = self._burst_length(m, addr, remain, self.max_write_burst, "wr")
         sent = Signal(range(257), name="wr_sent")
         err = Signal(name="wr_err")
         fill = Signal(name="wr_fill")  # halted: the burst's other beats go out without strobes
         m.d.comb += [
             self.wr_error.eq(err),
-            bus.awaddr.eq(addr), bus.awlen.eq(length - 1),
+            bus.awaddr.eq(addr), bus.awlen.eq(length_m1),
             bus.wdata.eq(Mux(fill, 0, self.wr_data.payload.data)),
             bus.wstrb.eq(Mux(fill, 0, self.wr_data.payload.strb)),
-            bus.wlast.eq(sent == length - 1),
+            bus.wlast.eq(sent == length_m1),
         ]
         w_beat = bus.wvalid & bus.wready
         state = Signal(WriteState)
@@ -298,9 +310,7 @@ class AxiDma(wiring.Component):
                     with m.If(self.wr_words != 0):
                         m.d.sync += state.eq(WriteState.PREP)
             with m.Case(WriteState.PREP):
-                m.d.sync += [length.eq(self._burst_length(m, addr, remain,
-                                                          self.max_write_burst, "wr")),
-                             sent.eq(0), state.eq(WriteState.ADDR)]
+                m.d.sync += [length.eq(burst), length_m1.eq(burst_m1), sent.eq(0), state.eq(WriteState.ADDR)]
                 with m.If(self.halt):
                     m.d.sync += state.eq(WriteState.IDLE)
             with m.Case(WriteState.ADDR):

@@ -5,19 +5,22 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
-from .arith import add_wide, ceil_div_const_carry_save
+from .arith import add_chunked, add_wide, ceil_div_const_carry_save, pending_word
 
 __all__ = ["Geometry", "SETUP_CYCLES"]
 
 PRODUCT_BITS = 16  # width of the serial multipliers' second factors
 # S (the cycle of start): the quotients' products in carry-save form; step 0: the quotients;
 # 1: the edges' products and the group count; 2: the edges and the block's two word counts;
-# LOAD: both products set up; PRODUCT_BITS shift-add steps, side by side; READ: both taken.
+# LOAD: both products set up; PRODUCT_BITS shift-add steps, side by side, and RESOLVE_STEPS
+# that add nothing (the chunked adds' pending carries settle); READ: both taken.
 # Each step holds at most one short carry-propagate add (hdl/soc/arith.py), and ``ready``
 # rises where it did when the products ran one after the other (so no job's cycle count
 # changed; the last 15 steps wait).
 LOAD = 3
-READ = LOAD + PRODUCT_BITS + 1
+SPLITS = (11, 22)  # the shift-and-add accumulators' chunks (hdl.soc.arith.add_chunked)
+RESOLVE_STEPS = len(SPLITS)  # a zero addend moves each pending carry one chunk up
+READ = LOAD + PRODUCT_BITS + RESOLVE_STEPS + 1
 LAST_STEP = 36
 SETUP_CYCLES = LAST_STEP + 1  # cycles from the one with start to the first with ready
 
@@ -107,12 +110,13 @@ class Geometry(wiring.Component):
                     (self.x_last_words, self.x_row_words, self.last_m)]
         for k, (out, multiplicand, multiplier) in enumerate(products):
             acc, mcand, mplier = Signal(32, name=f"acc{k}"), Signal(32, name=f"mcand{k}"), Signal(PRODUCT_BITS, name=f"mplier{k}")
+            carries = Signal(len(SPLITS), name=f"acc{k}_carries")
             with m.If(at[LOAD]):
-                m.d.sync += [acc.eq(0), mcand.eq(multiplicand), mplier.eq(multiplier)]
+                m.d.sync += [acc.eq(0), carries.eq(0), mcand.eq(multiplicand), mplier.eq(multiplier)]
             with m.Elif(multiplying):
-                with m.If(mplier[0]):
-                    m.d.sync += acc.eq(add_wide(m, f"acc{k}_next", acc, mcand))
-                m.d.sync += [mcand.eq(mcand << 1), mplier.eq(mplier >> 1)]
+                ops = [acc, pending_word(carries, SPLITS, 32), Mux(mplier[0], mcand, 0)]
+                word, cy = add_chunked(m, f"acc{k}_next", ops, SPLITS, 32)
+                m.d.sync += [acc.eq(word), carries.eq(cy), mcand.eq(mcand << 1), mplier.eq(mplier >> 1)]
             with m.Elif(reading):
                 m.d.sync += out.eq(acc)
         with m.If(self.start):

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .arith import carry_save_tree, carry_select, named, sign_extend
+from .arith import add_chunked, carry_save_tree, carry_select, named, sign_extend
 
 __all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "LATENCY",
            "in_layout", "out_layout"]
@@ -118,10 +118,8 @@ class VectorUnit(wiring.Component):
 
         # 1: t = acc + bias in chunks, each with the carry from the chunk below pending (t is the
         #    word plus the carries at their bits), the multiplier's radix-4 Booth digits, 2**(shift-1)
-        a, b = sign_extend(acc0, tw), sign_extend(bias0, tw)
-        chunks = [a[lo:hi] + b[lo:hi] for lo, hi in zip((0, *T_SPLITS), (*T_SPLITS, tw))]
-        t1 = reg("t1", signed(tw), Cat(*(v[:-1] for v in chunks)))
-        pending1 = reg("pending1", len(T_SPLITS), Cat(*(v[-1] for v in chunks[:-1])))
+        word, carries = add_chunked(m, "t", [sign_extend(acc0, tw), sign_extend(bias0, tw)], T_SPLITS, tw)
+        t1, pending1 = reg("t1", signed(tw), word), reg("pending1", len(T_SPLITS), carries)
         mult1 = reg("mult1", MULT_BITS, mult0)
         digits = [_booth_digit(mult0, d) for d in range(BOOTH_DIGITS)]
         one1, two1, neg1 = (reg(f"{n}1", BOOTH_DIGITS, Cat(*(d[k] for d in digits)))

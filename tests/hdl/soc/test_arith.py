@@ -1,5 +1,5 @@
 """hdl/soc/arith.py's short-cycle arithmetic against Python integers, in the Amaranth simulator:
-carry-select adds (every chunk size, both carries in), the product in carry-save form of a signed
+carry-select adds (every chunk size, both carries in), chunked accumulation with pending carries, the product in carry-save form of a signed
 by an unsigned factor, ceil(v / d) from its carry-save words, and the registered ``size - 1``."""
 
 import random
@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from hdl.soc.arith import add_wide, carry_select, ceil_div_const_carry_save, minus_one, product_carry_save
+from hdl.soc.arith import add_chunked, add_wide, carry_select, pending_word, ceil_div_const_carry_save, minus_one, product_carry_save
 
 
 def run(m, bench, clocked=False):
@@ -36,6 +36,34 @@ def test_carry_select_adds_modulo_2_to_the_w(w, k):
             want = x + y + z
             assert (ctx.get(s), ctx.get(c)) == (want % 2**w, want >> w), (x, y, z)
     run(m, bench)
+
+
+@pytest.mark.parametrize("splits, w", [((11, 22), 32), ((11, 22), 34), ((4,), 8)])
+def test_add_chunked_accumulates_with_pending_carries_then_settles(splits, w):
+    """An accumulator over add_chunked (the carries fed back, as the accumulator, the vector
+    unit and geometry use it): after every step its word plus the pending carries is the
+    running sum modulo 2**w, and len(splits) steps adding zero leave no carry pending."""
+    m = Module()
+    x = Signal(w)
+    word, carries = Signal(w), Signal(len(splits))
+    nxt_word, nxt_carries = add_chunked(m, "t", [word, pending_word(carries, splits, w), x], splits, w)
+    m.d.sync += [word.eq(nxt_word), carries.eq(nxt_carries)]
+    rng = random.Random(w + len(splits))
+    # runs of all-ones addends make carries ripple into chunks that are themselves all ones
+    adds = [2**w - 1] * 5 + [1] * 3 + [rng.getrandbits(w) for _ in range(200)] + [2**w - 1, 1]
+
+    async def bench(ctx):
+        total = 0
+        for v in adds:
+            ctx.set(x, v)
+            await ctx.tick()
+            total = (total + v) % 2**w
+            pend = sum(((ctx.get(carries) >> j) & 1) << bit for j, bit in enumerate(splits))
+            assert (ctx.get(word) + pend) % 2**w == total
+        ctx.set(x, 0)
+        await ctx.tick().repeat(len(splits))
+        assert (ctx.get(word), ctx.get(carries)) == (total, 0)
+    run(m, bench, clocked=True)
 
 
 def test_add_wide_wraps_like_an_address():
