@@ -15,8 +15,9 @@ Properties (B = bytes per beat):
 - ``reads_in_flight``: at most ``max_outstanding_reads`` read bursts from AR to the last R beat.
 
 Induction invariants on ``expose``-d registers: the write engine's state matches the wrapper's
-view of the burst (``wr_sent`` = W beats sent, ``wr_len - 1`` = AWLEN), a client's next burst
-length is 4 KiB-safe whenever it is up to date (``rd<c>_fresh``). A second assumption, on the
+view of the burst (``wr_sent`` = W beats sent, ``wr_len - 1`` = AWLEN = ``wr_awlen``), a
+client's next burst length is 4 KiB-safe whenever it is up to date (``rd<c>_fresh``), and its
+registered ARLEN (``rd<c>_next_arlen``) is that length less one. A second assumption, on the
 memory: no R beat while no read burst is outstanding (AXI's own rule for a subordinate).
 """
 
@@ -46,10 +47,11 @@ def wrapper(text: str, beat_bytes: int, read_clients: int, max_outstanding: int,
             max_burst) -> str:
     shift = beat_bytes.bit_length() - 1
     cw = max_outstanding.bit_length()
-    exposed = {"state": "[2:0]", "wr_len": "[8:0]", "wr_sent": "[8:0]",
+    exposed = {"state": "[2:0]", "wr_len": "[8:0]", "wr_awlen": "[7:0]", "wr_sent": "[8:0]",
                "bursts_in_flight": f"[{cw - 1}:0]" if cw > 1 else ""}
     for c in range(read_clients):
         exposed |= {f"rd{c}_addr": "[31:0]", f"rd{c}_fresh": "", f"rd{c}_next_len": "[8:0]",
+                    f"rd{c}_next_arlen": "[7:0]",
                     f"rd{c}_remain": "[23:0]"}
     ports, body = dut_instance(text, "axi_dma", exposed=exposed)
     live = "past_valid && !past_rst"
@@ -81,12 +83,14 @@ def wrapper(text: str, beat_bytes: int, read_clients: int, max_outstanding: int,
         ("inv_w_count", "w_open", "wr_sent == w_beats && wr_len - 9'd1 == {1'b0, w_len} && w_beats <= {1'b0, w_len}"),
         ("inv_w_addr", "state == 3'd2", "wr_sent == 0"),
         ("inv_w_burst", "state >= 3'd2", (f"wr_len >= 1 && wr_len <= 256 && {line_ok('bus__awaddr', 'wr_len')}"
-                                          f" && bus__awaddr[{max(shift - 1, 0)}:0] == 0")),
+                                          f" && bus__awaddr[{max(shift - 1, 0)}:0] == 0"
+                                          " && {1'b0, wr_awlen} == wr_len - 9'd1")),
     ]
     for c in range(read_clients):
         props.append((f"inv_rd{c}", f"rd{c}_fresh",
                       (f"{line_ok(f'rd{c}_addr', f'rd{c}_next_len')} && rd{c}_next_len <= {max_burst[c]}"
-                       f" && (rd{c}_remain == 0 || rd{c}_next_len >= 1)")))
+                       f" && (rd{c}_remain == 0 || rd{c}_next_len >= 1)"
+                       f" && rd{c}_next_arlen == rd{c}_next_len[7:0] - 8'd1")))
         props.append((f"inv_rd{c}_align", "1", f"rd{c}_addr[{max(shift - 1, 0)}:0] == 0"))
     cov = [("c_ar_to_line", f"bus__arvalid && {{20'd0, bus__araddr[11:0]}} + ({{24'd0, bus__arlen}} + 1) * {beat_bytes} == 4096"),
            ("c_aw_to_line", f"bus__awvalid && {{20'd0, bus__awaddr[11:0]}} + ({{24'd0, bus__awlen}} + 1) * {beat_bytes} == 4096"),
@@ -150,9 +154,9 @@ def proof_of(design: dict[str, str], args: dict, *, name: str, depth: int = 3) -
     return Proof(name=name, design=design, dut_top="axi_dma",
                  wrapper=wrapper(design["axi_dma.v"], bb, args["read_clients"], 2, args["max_burst"]),
                  depth=depth, cover_depth=12,
-                 expose=("state", "wr_len", "wr_sent", "bursts_in_flight",
+                 expose=("state", "wr_len", "wr_awlen", "wr_sent", "bursts_in_flight",
                          *(f"rd{c}_{n}" for c in range(args["read_clients"])
-                           for n in ("addr", "fresh", "next_len", "remain"))),
+                           for n in ("addr", "fresh", "next_len", "next_arlen", "remain"))),
                  note=f"{bb * 8}-bit data, bursts {list(args['max_burst'])}, unbounded (k = {depth})")
 
 

@@ -7,15 +7,18 @@ compared with a reference applied to the previous stage's registers one cycle ea
 references are written from the golden rule (``quant.core.golden.requantize``), not from the RTL:
 
 - ``s0``: the inputs taken (``valid0`` = a handshake); bypass as ``bias 0, mult 1, shift 0``;
-- ``s1``: ``t1 = acc0 + bias0`` exactly (33 bits); the Booth digits are each in -2..2 and their
-  value ``sum digit_d * 4**d`` equals ``mult0`` (so they encode the unsigned multiplier);
-  ``half1 = 2**(shift0-1)`` (0 for shift 0); the control fields carried;
-- ``s2``: ``sum2 + carry2 = sum_d (t1 * digit_d) * 4**d + half1`` modulo 2**49. Each
-  ``t1 * digit_d`` is stated as a multiple of ``t1`` (0, +-t1, +-2 t1), not as the RTL's
+- ``s1``: ``t1 + (pending1[0] << 11) + (pending1[1] << 22) = acc0 + bias0`` exactly, ``t1``
+  read as a signed 34-bit number (the chunked add's word and its pending carries); ``mult1 =
+  mult0``; the Booth digits are each in -2..2 and their value ``sum digit_d * 4**d`` equals
+  ``mult0`` (so they encode the unsigned multiplier); ``half1 = 2**(shift0-1)`` (0 for shift
+  0); the control fields carried;
+- ``s2``: ``sum2 + carry2 = sum_d (t1 * digit_d) * 4**d + pending1 * mult1 + half1`` modulo
+  2**50 (``pending1 * mult1`` as the two shifted copies of ``mult1``). Each ``t1 * digit_d``
+  is stated as a multiple of ``t1`` (0, +-t1, +-2 t1), not as the RTL's
   inverted-operand-plus-negation-bit trick. With ``s1`` this is ``t * mult + 2**(shift-1)`` by
   distributivity (the algebra is by hand, not by the solver); that value is below 2**48 in
-  magnitude, so modulo 2**49 it is exact;
-- ``s3``: ``{cy3 ? r_hi1_3 : r_hi0_3, r_lo3} = sum2 + carry2`` (the split 49-bit add);
+  magnitude, so modulo 2**50 it is exact;
+- ``s3``: ``{cy3 ? r_hi1_3 : r_hi0_3, r_lo3} = sum2 + carry2`` (the split 50-bit add);
 - ``s4``: every FIFO write is ``{last, sat8(r >>> shift)}``, or ``r[31:0]`` in bypass.
 
 Chained, every element written to the FIFO is the golden rule of its input. The stream rules:
@@ -33,15 +36,17 @@ from .runner import Proof, covers, dut_instance, properties
 
 __all__ = ["proofs", "wrapper", "EXPOSE"]
 
-W = 49  # t * mult + 2**(shift-1), signed
+W = 50  # t * mult + 2**(shift-1), signed (hdl.soc.vector_unit: tw + MULT_BITS + 1)
+TW = 34  # stage 1's word
+SPLITS = (11, 22)  # the bits its pending carries belong to
 CTL = ("valid", "bypass", "last", "shift")
 FIFO_DEPTH = 6
 
 EXPOSE = {
     "acc0": "[31:0]", "bias0": "[31:0]", "mult0": "[14:0]",
-    "t1": "[32:0]", "one1": "[7:0]", "two1": "[7:0]", "neg1": "[7:0]", "half1": "[46:0]",
-    "sum2": "[48:0]", "carry2": "[48:0]",
-    "r_lo3": "[23:0]", "cy3": "", "r_hi0_3": "[24:0]", "r_hi1_3": "[24:0]",
+    "t1": f"[{TW - 1}:0]", "pending1": "[1:0]", "mult1": "[14:0]", "one1": "[7:0]", "two1": "[7:0]", "neg1": "[7:0]", "half1": "[46:0]",
+    "sum2": f"[{W - 1}:0]", "carry2": f"[{W - 1}:0]",
+    "r_lo3": f"[{W // 2 - 1}:0]", "cy3": "", "r_hi0_3": f"[{W - W // 2 - 1}:0]", "r_hi1_3": f"[{W - W // 2 - 1}:0]",
     **{f"{n}{k}": ("[5:0]" if n == "shift" else "") for k in range(4) for n in CTL},
     "count": "[2:0]", "fifo_w_data": "[32:0]", "fifo_level": "[2:0]", "fifo_consume": "[2:0]",
     "fifo_produce": "[2:0]",
@@ -70,17 +75,22 @@ def _refs() -> str:
   wire [14:0] ref_mult0 = in_byp ? 15'd1 : i__payload[78:64];
   wire [5:0] ref_shift0 = in_byp ? 6'd0 : i__payload[84:79];
   // stage 1: t = acc + bias exactly; the rounding constant 2^(shift-1)
-  wire signed [32:0] ref_t1 = $signed(acc0) + $signed(bias0);
+  wire signed [{TW - 1}:0] ref_t1 = $signed(acc0) + $signed(bias0);
+  wire signed [{TW - 1}:0] t1_value = $signed(t1) + ({{{TW - 1}'d0, pending1[0]}} << {SPLITS[0]})
+                                      + ({{{TW - 1}'d0, pending1[1]}} << {SPLITS[1]});
   wire [46:0] ref_half1 = shift0 == 6'd0 ? 47'd0 : 47'd1 << (shift0 - 6'd1);
   // the digits' value sum d_k 4^k (20 bits, signed), and each t * d_k (no `*`: a 49-bit
   // multiplier per digit would swamp the solver)
   wire signed [{W - 1}:0] tt = $signed(t1);
 {digits}
   wire [19:0] msum = {msum};
-  // stage 2: sum of the shifted digit multiples of t plus the rounding constant, mod 2^49
-  wire [{W - 1}:0] ref_s2 = {psum} + {{2'b0, half1}};
+  // stage 2: sum of the shifted digit multiples of the word, the pending carries times the
+  // multiplier and the rounding constant, mod 2^50
+  wire [{W - 1}:0] pend_mult = (pending1[0] ? {{{W - 15}'d0, mult1}} << {SPLITS[0]} : {W}'d0)
+                               + (pending1[1] ? {{{W - 15}'d0, mult1}} << {SPLITS[1]} : {W}'d0);
+  wire [{W - 1}:0] ref_s2 = {psum} + pend_mult + {{{W - 47}'b0, half1}};
   wire [{W - 1}:0] rsum2 = sum2 + carry2;
-  // stage 3: the 49-bit sum from its halves
+  // stage 3: the 50-bit sum from its halves
   wire [{W - 1}:0] r3 = {{cy3 ? r_hi1_3 : r_hi0_3, r_lo3}};
   // stage 4: arithmetic shift (floor; the constant made it round half up), clip to INT8
   wire signed [{W - 1}:0] y4 = $signed(r3) >>> shift3;
@@ -122,7 +132,7 @@ def wrapper(dut_text: str, only: tuple[str, ...] | None = None) -> str:
     ctl = lambda k: f"{{{', '.join(f'{n}{k}' for n in CTL)}}}"
     past_regs = {  # name -> (width, value sampled each cycle)
         "in": (87, "i__payload"), "take": (1, "take"), "ref_bias0": (32, "ref_bias0"),
-        "ref_mult0": (15, "ref_mult0"), "ref_shift0": (6, "ref_shift0"), "ref_t1": (33, "ref_t1"),
+        "ref_mult0": (15, "ref_mult0"), "ref_shift0": (6, "ref_shift0"), "ref_t1": (TW, "ref_t1"),
         "mult0": (15, "mult0"), "ref_half1": (47, "ref_half1"), "ref_s2": (W, "ref_s2"),
         "rsum2": (W, "rsum2"), "ovalid": (1, "o__valid"), "oready": (1, "o__ready"),
         "o": (33, "o__payload"), **{f"ctl{k}": (9, ctl(k)) for k in range(3)},
@@ -133,7 +143,7 @@ def wrapper(dut_text: str, only: tuple[str, ...] | None = None) -> str:
         ("s0", lv, ("acc0 == past_in[31:0] && bias0 == past_ref_bias0 && mult0 == past_ref_mult0 "
                     "&& shift0 == past_ref_shift0 && bypass0 == past_in[85] && last0 == past_in[86] "
                     "&& valid0 == past_take")),
-        ("s1", lv, ("t1 == past_ref_t1 && (one1 & two1) == 8'd0 && msum == {5'd0, past_mult0} "
+        ("s1", lv, ("t1_value == past_ref_t1 && mult1 == past_mult0 && (one1 & two1) == 8'd0 && msum == {5'd0, past_mult0} "
                     f"&& half1 == past_ref_half1 && {ctl(1)} == past_ctl0")),
         ("s2", lv, f"rsum2 == past_ref_s2 && {ctl(2)} == past_ctl1"),
         ("s3", lv, f"r3 == past_rsum2 && {ctl(3)} == past_ctl2"),

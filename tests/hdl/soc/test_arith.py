@@ -8,7 +8,15 @@ import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from hdl.soc.arith import add_chunked, add_wide, carry_select, pending_word, ceil_div_const_carry_save, minus_one, product_carry_save
+from hdl.soc.arith import (
+    add_chunked,
+    add_wide,
+    carry_select,
+    ceil_div_const_carry_save,
+    minus_one,
+    pending_word,
+    product_carry_save,
+)
 
 
 def run(m, bench, clocked=False):
