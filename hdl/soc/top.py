@@ -2,14 +2,14 @@
 
 Block diagram (docs/accelerator.md)::
 
-    memory ==AXI4==> DMA --P--> parameter loader -----------------------------+
-                      |  --X--> gearbox --> activation buffer --x--+           |
-                      |  --W--> weight FIFO --> decoder ------w--> PE array    |
-                      |                                             | y        |
-                      |                    (factor lines) skid buffers     |
-                      |                                       accumulator (2 sets)
-                      |                                             |          |
-                      +<==== packer <-- vector unit <-- write-back -+----------+
+    memory ==AXI4==> DMA --P--> parameter loader ----------------------------------+
+                      |  --X--> skid --> gearbox --> activation buffer --x--+       |
+                      |  --W--> weight FIFO --> decoder -----------w--> PE array    |
+                      |                                                  | y        |
+                      |                         (factor lines) skid buffers         |
+                      |                                            accumulator (2 sets)
+                      |                                                  |          |
+                      +<==== packer <-- vector unit <-- write-back ------+----------+
     host ==AXI4-Lite==> register file <--> sequencer (geometry, chunks, status) --> irq
 """
 
@@ -80,6 +80,9 @@ class Accelerator(wiring.Component):
         # start at a flip-flop, not at the accumulator's ready logic
         skid = datapath("array_out", SkidBuffer(array.y_layout))
         factors = datapath("factors_out", SkidBuffer(wpath.scales.payload.shape()))
+        # and the gearbox's ready (its row logic) stays off the AXI R channel's ready, which
+        # gates every read client's registers (it limited the FPGA build on ECP5)
+        x_in = datapath("activations_in", SkidBuffer(gearbox.i.payload.shape()))
         acc = datapath("accumulator", Accumulator(cfg))
         params = datapath("params", ParamLoader(cfg))
         wb = datapath("writeback", WriteBack(cfg))
@@ -87,7 +90,8 @@ class Accelerator(wiring.Component):
         wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
         wiring.connect(m, dma.bus, wiring.flipped(self.m_axi))
         self._registers(m, regs, seq)
-        self._dma_clients(m, dma, seq, params, gearbox, wpath, wb)
+        self._dma_clients(m, dma, seq, params, x_in, wpath, wb)
+        wiring.connect(m, x_in.o, gearbox.i)
         geo = seq.geometry
         wiring.connect(m, gearbox.o, xbuf.i)
         wiring.connect(m, xbuf.o, array.x)
@@ -148,7 +152,7 @@ class Accelerator(wiring.Component):
             self.irq.eq(seq.done & regs.irq_enable),
         ]
 
-    def _dma_clients(self, m, dma, seq, params, gearbox, wpath, wb):
+    def _dma_clients(self, m, dma, seq, params, x_in, wpath, wb):
         rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
         # clients that always drain: credit for any burst on top of all bursts in flight
         always = (dma.max_outstanding_reads + 1) * 256
@@ -167,6 +171,6 @@ class Accelerator(wiring.Component):
             seq.dma_stall.eq(dma.stall),
         ]
         wiring.connect(m, rd_p.data, params.dma_data)
-        wiring.connect(m, rd_x.data, gearbox.i)
+        wiring.connect(m, rd_x.data, x_in.i)
         wiring.connect(m, rd_w.data, wpath.dma_data)
         wiring.connect(m, wb.wr_data, dma.wr_data)
