@@ -58,9 +58,10 @@ class AxiDma(wiring.Component):
     ``start`` (ignored while ``busy``) latches ``addr`` (byte address) and ``words`` (beats;
     0 = nothing). ``space`` says how many more beats the client can take now; a burst is issued
     for the client only if its length <= ``space`` minus the client's beats requested but not
-    yet delivered. A client that always drains ties ``space`` to its maximum,
-    ``2**count_width - 1``: a smaller constant lets no longer burst through (below
-    ``max_burst`` it stops a long transfer for good) and keeps bursts from overlapping. Bursts
+    yet delivered. A client that always drains is built without that check (``credit[c] =
+    False``; its ``space`` is ignored): the check's add and compare came before the arbitration
+    in one cycle and limited the whole accelerator (ASIC), for clients whose ``space`` was a
+    constant no burst could exceed. Bursts
     are arbitrated one at a time, fixed priority: the lowest-numbered client with work and
     credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R
     beat), so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to
@@ -106,7 +107,8 @@ class AxiDma(wiring.Component):
     """
 
     def __init__(self, *, data_width: int = 32, addr_width: int = 32, read_clients: int = 3,
-                 max_burst=256, max_outstanding_reads: int = 2, count_width: int = 24):
+                 max_burst=256, max_outstanding_reads: int = 2, count_width: int = 24,
+                 credit=None):
         if not isinstance(data_width, int) or isinstance(data_width, bool):
             raise TypeError(f"data_width must be an integer, not {data_width!r}")
         if data_width not in (32, 64, 128):
@@ -129,6 +131,9 @@ class AxiDma(wiring.Component):
         self.beat_bytes = data_width // 8
         self.read_clients, self.max_outstanding_reads = read_clients, max_outstanding_reads
         self.max_burst = bursts
+        self.credit = [True] * read_clients if credit is None else [bool(c) for c in credit]
+        if len(self.credit) != read_clients:
+            raise ValueError(f"credit has {len(self.credit)} entries, not one per read client ({read_clients})")
         self.max_write_burst = max(bursts)
         client = ReadClientSignature(addr_width=addr_width, data_width=data_width,
                                      count_width=count_width)
@@ -239,8 +244,8 @@ class AxiDma(wiring.Component):
         with m.If(self.halt):  # the rest of the transfer is abandoned
             m.d.sync += s.remain.eq(0)
         # Work and credit; an error seen this cycle already stops new bursts.
-        s.eligible = (s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt
-                      & (s.len + s.pending <= port.space))
+        has_credit = (s.len + s.pending <= port.space) if self.credit[c] else 1
+        s.eligible = s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt & has_credit
         return s
 
     def _read_issue(self, m, clients, fifo):

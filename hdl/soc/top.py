@@ -35,6 +35,7 @@ from .writeback import WriteBack
 __all__ = ["Accelerator", "READ_CLIENTS"]
 
 READ_CLIENTS = ("params", "activations", "weights")  # DMA read clients, highest priority first
+READ_CREDIT = (False, False, True)  # which wait for room: the weight FIFO; the others always drain
 
 
 class Accelerator(wiring.Component):
@@ -71,7 +72,7 @@ class Accelerator(wiring.Component):
 
         bursts = [cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2]
         dma = datapath("dma", AxiDma(data_width=8 * cfg.bus_bytes, read_clients=len(READ_CLIENTS),
-                                     max_burst=bursts))
+                                     max_burst=bursts, credit=READ_CREDIT))
         gearbox = datapath("gearbox", RowGearbox(bus_bytes=cfg.bus_bytes, line_bytes=cfg.rows))
         xbuf = datapath("activations", ActivationBuffer(cfg))
         wpath = datapath("weights", WeightPath(cfg))
@@ -154,13 +155,11 @@ class Accelerator(wiring.Component):
 
     def _dma_clients(self, m, dma, seq, params, x_in, wpath, wb):
         rd_p, rd_x, rd_w = (dma.rd[i] for i in range(len(READ_CLIENTS)))
-        # clients that always drain: credit for any burst on top of all bursts in flight
-        always = (dma.max_outstanding_reads + 1) * 256
         m.d.comb += [
             rd_p.start.eq(params.dma_start), rd_p.addr.eq(params.dma_addr),
-            rd_p.words.eq(params.dma_words), rd_p.space.eq(always), params.dma_busy.eq(rd_p.busy),
+            rd_p.words.eq(params.dma_words), params.dma_busy.eq(rd_p.busy),
             rd_x.start.eq(seq.x_start), rd_x.addr.eq(seq.x_dma_addr),
-            rd_x.words.eq(seq.x_dma_words), rd_x.space.eq(always), seq.x_busy.eq(rd_x.busy),
+            rd_x.words.eq(seq.x_dma_words), seq.x_busy.eq(rd_x.busy),
             rd_w.start.eq(wpath.dma_start), rd_w.addr.eq(wpath.dma_addr),
             rd_w.words.eq(wpath.dma_words), rd_w.space.eq(wpath.space), wpath.dma_busy.eq(rd_w.busy),
             dma.wr_start.eq(wb.wr_start), dma.wr_addr.eq(wb.wr_addr), dma.wr_words.eq(wb.wr_words),

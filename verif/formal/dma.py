@@ -33,12 +33,13 @@ DATA, RESP = 3, 4  # WriteState values (RESP and the unused encodings are the de
 def dma_parameters(config: str) -> list[dict]:
     """The distinct AxiDma arguments of the preset's accelerator builds (as hdl/soc/top.py)."""
     from hdl.generate import accelerators
-    from hdl.soc.top import READ_CLIENTS
+    from hdl.soc.top import READ_CLIENTS, READ_CREDIT
 
     seen = {}
     for cfg in accelerators(config).values():
         args = {"data_width": 8 * cfg.bus_bytes, "read_clients": len(READ_CLIENTS),
-                "max_burst": (cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2)}
+                "max_burst": (cfg.max_burst, cfg.max_burst, cfg.w_fifo_words // 2),
+                "credit": READ_CREDIT}
         seen[repr(args)] = args
     return list(seen.values())
 

@@ -173,7 +173,7 @@ class AxiMemory:
         busy = v["wr_busy"] or any(v[f"busy{c}"] for c in range(len(self.pending)))
         assert v["stall"] == (busy and not r_beat and not w_beat), "stall"
         for c, beats in enumerate(self.pending):
-            assert beats <= v[f"space{c}"], \
+            assert beats <= v[f"space{c}"] or not self.dma.credit[c], \
                 f"client {c}: {beats} beats requested with space {v[f'space{c}']}"
 
     async def run(self, ctx):
@@ -450,6 +450,27 @@ def test_a_client_without_credit_waits_and_others_pass():
     assert b.memory.stats.ar[-2][0] >= 150
     for c in range(3):
         assert results[c][0][2] == b.expected(*jobs[c][0])
+
+
+def test_a_client_built_without_credit_ignores_its_space():
+    """The same jobs, client 1 built with ``credit`` off (as the top's activation client): its
+    zero space for 150 cycles holds nothing back, so the bursts go out in priority order."""
+    b = Bench(2, data_width=64, max_burst=8, max_outstanding_reads=1, credit=(True, False, True))
+    jobs = [[(0, 32)], [(REGION, 16)], [(2 * REGION, 24)]]
+    results = [[] for _ in range(3)]
+    b.run(b.read_client(0, jobs[0], results=results[0]),
+          b.read_client(1, jobs[1], hold=150, results=results[1]),
+          b.read_client(2, jobs[2], results=results[2]))
+    owners = [addr // REGION for _, addr, _ in b.memory.stats.ar]
+    assert owners == [0] * 4 + [1] * 2 + [2] * 3, f"AR order {owners}"
+    assert b.memory.stats.ar[5][0] < 150
+    for c in range(3):
+        assert results[c][0][2] == b.expected(*jobs[c][0])
+
+
+def test_credit_needs_one_flag_per_client():
+    with pytest.raises(ValueError, match="credit has 2 entries"):
+        AxiDma(read_clients=3, credit=(True, False))
 
 
 @pytest.mark.parametrize("data_width", [32, 64])
