@@ -98,6 +98,12 @@ class Sequencer(wiring.Component):
         last_chunk = Signal()
         chunks_m1 = minus_one(m, "chunks", geo.chunks)
         mc = Mux(last_chunk, geo.last_m, cfg.chunk_m)
+        # the next chunk's address and last flag, registered every cycle (used at a chunk's end,
+        # long after the chunk changed): ABC folded the state decode into the address add
+        next_addr, to_last = Signal(32), Signal()
+        chunk_bytes = geo.x_row_words * cfg.chunk_m << (cfg.bus_bytes.bit_length() - 1)
+        m.d.sync += [next_addr.eq(add_wide(m, "next_chunk_addr", chunk_addr, chunk_bytes)),
+                     to_last.eq(chunk + 1 == chunks_m1)]
         m.d.comb += self.x_mc.eq(mc)
         m.d.sync += [self.flush.eq(0), self.go.eq(0), geo.start.eq(0), self.x_start.eq(0),
                      self.x_load.eq(0), self.x_feed.eq(0)]
@@ -136,9 +142,6 @@ class Sequencer(wiring.Component):
                     with m.If(last_chunk):
                         m.d.sync += state.eq(JobState.DRAIN)
                     with m.Else():
-                        chunk_bytes = geo.x_row_words * cfg.chunk_m << (cfg.bus_bytes.bit_length() - 1)
-                        next_addr = add_wide(m, "next_chunk_addr", chunk_addr, chunk_bytes)
-                        to_last = chunk + 1 == chunks_m1
                         m.d.sync += [chunk.eq(chunk + 1), chunk_addr.eq(next_addr), last_chunk.eq(to_last),
                                      state.eq(JobState.X_LOAD)]
                         self._load_chunk(m, next_addr, to_last)
