@@ -234,11 +234,12 @@ class AxiDma(wiring.Component):
             # both sums ready before the issue decision picks one (it comes late in the cycle)
             s.pending.eq(Mux(s.issue, s.pending + s.len - s.beat, s.pending - s.beat)),
         ]
+        next_addr, next_remain = self._after_burst_addr(m, s, c), self._after_burst_remain(m, s, c)
         with m.If(start):
             m.d.sync += [s.addr.eq(self._aligned(port.addr)), s.remain.eq(port.words),
                          s.err.eq(0)]
         with m.Elif(s.issue):
-            m.d.sync += [s.addr.eq(s.addr + s.len * beat), s.remain.eq(s.remain - s.len)]
+            m.d.sync += [s.addr.eq(next_addr), s.remain.eq(next_remain)]
         with m.If(s.bad):
             m.d.sync += s.err.eq(1)
         with m.If(self.halt):  # the rest of the transfer is abandoned
@@ -247,6 +248,26 @@ class AxiDma(wiring.Component):
         has_credit = (s.len + s.pending <= port.space) if self.credit[c] else 1
         s.eligible = s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt & has_credit
         return s
+
+    def _after_burst_addr(self, m, s, c):
+        """``addr + len * B`` without a 32-bit add in the cycle of the issue: a burst ends at or
+        before its 4 KiB line's end, so the line offset's add carries into the line number only
+        there, and the line number plus one is a register (``addr`` has not changed for a cycle
+        when a burst issues: ``fresh``)."""
+        line_p1 = Signal(self.addr_width - 12, name=f"rd{c}_line_p1")
+        m.d.sync += line_p1.eq(s.addr[12:] + 1)
+        offset = Signal(13, name=f"rd{c}_offset_next")
+        m.d.comb += offset.eq(s.addr[:12] + (s.len << (self.beat_bytes.bit_length() - 1)))
+        return Cat(offset[:12], Mux(offset[12], line_p1, s.addr[12:]))
+
+    def _after_burst_remain(self, m, s, c):
+        """``remain - len`` the same way: the low 9 bits' borrow picks the high part or the high
+        part less one, a register (``len <= remain`` and ``len <= 256``)."""
+        hi_m1 = Signal(self.count_width - 9, name=f"rd{c}_remain_hi_m1")
+        m.d.sync += hi_m1.eq(s.remain[9:] - 1)
+        low = Signal(10, name=f"rd{c}_remain_lo_next")
+        m.d.comb += low.eq(s.remain[:9] - s.len)
+        return Cat(low[:9], Mux(low[9], hi_m1, s.remain[9:]))
 
     def _read_issue(self, m, clients, fifo):
         """Fixed-priority choice of the next burst into the AR register (held until arready)."""
