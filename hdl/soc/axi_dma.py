@@ -214,7 +214,6 @@ class AxiDma(wiring.Component):
         """State of read client ``c``: next address, beats not yet requested, beats in flight,
         the next burst's length (a register: valid the second cycle after a change)."""
         port = self.rd[c]
-        beat = self.beat_bytes
         s = SimpleNamespace(
             addr=Signal(self.addr_width, name=f"rd{c}_addr"),
             remain=Signal(self.count_width, name=f"rd{c}_remain"),
