@@ -262,6 +262,8 @@ class AxiDma(wiring.Component):
     def _after_burst_remain(self, m, s, c):
         """``remain - len`` the same way: the low 9 bits' borrow picks the high part or the high
         part less one, a register (``len <= remain`` and ``len <= 256``)."""
+        if self.count_width <= 9:
+            return s.remain - s.len
         hi_m1 = Signal(self.count_width - 9, name=f"rd{c}_remain_hi_m1")
         m.d.sync += hi_m1.eq(s.remain[9:] - 1)
         low = Signal(10, name=f"rd{c}_remain_lo_next")
