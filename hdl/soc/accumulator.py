@@ -27,7 +27,7 @@ class Accumulator(wiring.Component):
     whole accelerator's clock, ASIC and ECP5): a taken beat's addends (the product, in
     carry-save form) are registered with its line, set and first-tile flag; the next cycle adds
     them to the line read in the cycle the beat was taken (transparent to the write, so the same
-    line may be updated every cycle) in two carry-save levels and three adds of 11 bits. A line
+    line may be updated every cycle) in up to two carry-save levels and three adds of 11 bits. A line
     is stored as its 32-bit word and the carries pending into bits 11 and 22 (:data:`SPLITS`;
     the value is the word plus the carries at their bits, modulo 2**32), so that no cycle
     propagates a carry through more than a chunk: the line's 32-bit add, behind the first-tile
@@ -163,5 +163,3 @@ class Accumulator(wiring.Component):
             else:
                 out.append(product_carry_save(m, f"mul_{c}", sums[c], e, 32))
         return out
-
-
