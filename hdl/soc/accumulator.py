@@ -7,11 +7,10 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath.array import y_layout
 from .accel_config import AcceleratorConfig
-from .arith import add_chunked, carry_select, minus_one, named, pending_word, product_carry_save, sign_extend
+from .arith import SPLITS, add_chunked, carry_select, minus_one, named, pending_word, product_carry_save, sign_extend
 
 __all__ = ["Accumulator"]
 
-SPLITS = (11, 22)  # the bits a line's add carries into only in the next cycle
 LINE_BITS = 32 + len(SPLITS)  # a stored line: its 32-bit word and the carries pending into SPLITS
 
 
@@ -28,7 +27,7 @@ class Accumulator(wiring.Component):
     carry-save form) are registered with its line, set and first-tile flag; the next cycle adds
     them to the line read in the cycle the beat was taken (transparent to the write, so the same
     line may be updated every cycle) in up to two carry-save levels and three adds of 11 bits. A line
-    is stored as its 32-bit word and the carries pending into bits 11 and 22 (:data:`SPLITS`;
+    is stored as its 32-bit word and the carries pending into bits 11 and 22 (``arith.SPLITS``;
     the value is the word plus the carries at their bits, modulo 2**32), so that no cycle
     propagates a carry through more than a chunk: the line's 32-bit add, behind the first-tile
     multiplexer's fan-out, limited the whole accelerator's clock (ASIC), and so did a 16-bit

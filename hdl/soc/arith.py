@@ -1,5 +1,6 @@
 """Arithmetic for short clock cycles: division by a constant without a divider (``ceil(v / d)``
-as a multiply and a shift), carry-save trees, carry-select adders, and chunked adds whose carries wait a cycle.
+as a multiply and a shift), carry-save trees, carry-select adders, and chunked adds whose
+carries wait a cycle.
 
 ABC maps a carry-propagate adder here at about 0.15 ns a bit (OSU 0.18 um), so a 32-bit add
 alone is about 5 ns, over the array's cycle (3.2 ns): the datapaths around the array add in
@@ -13,7 +14,7 @@ from functools import lru_cache
 from amaranth.hdl import Cat, Const, Mux, Signal
 
 __all__ = ["reciprocal", "ceil_div_const_carry_save", "named", "minus_one", "sign_extend", "carry_save_tree",
-           "carry_select", "add_wide", "product_carry_save", "add_chunked", "pending_word"]
+           "carry_select", "add_wide", "product_carry_save", "add_chunked", "pending_word", "SPLITS"]
 
 
 @lru_cache(maxsize=None)
@@ -110,6 +111,11 @@ def add_wide(m, name: str, a, b, w: int = 32):
     """``a + b`` modulo 2**w as a carry-select adder of 16-bit chunks (an address, a count)."""
     x, y = named(m, f"{name}_a", w, a), named(m, f"{name}_b", w, b)
     return carry_select(x, y, 0, w, 16)[0]
+
+
+# the chunk boundaries of the short adds (add_chunked) of 32- to 34-bit words: no carry ripples
+# through more than 12 bits in a cycle
+SPLITS = (11, 22)
 
 
 def add_chunked(m, name: str, ops, splits, w: int):

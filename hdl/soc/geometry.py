@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
-from .arith import add_chunked, add_wide, ceil_div_const_carry_save, pending_word
+from .arith import SPLITS, add_chunked, add_wide, ceil_div_const_carry_save, pending_word
 
 __all__ = ["Geometry", "SETUP_CYCLES"]
 
@@ -18,7 +18,6 @@ PRODUCT_BITS = 16  # width of the serial multipliers' second factors
 # rises where it did when the products ran one after the other (so no job's cycle count
 # changed; the last 15 steps wait).
 LOAD = 3
-SPLITS = (11, 22)  # the shift-and-add accumulators' chunks (hdl.soc.arith.add_chunked)
 RESOLVE_STEPS = len(SPLITS)  # a zero addend moves each pending carry one chunk up
 READ = LOAD + PRODUCT_BITS + RESOLVE_STEPS + 1
 LAST_STEP = 36

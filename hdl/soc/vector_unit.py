@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .arith import add_chunked, carry_save_tree, carry_select, named, sign_extend
+from .arith import SPLITS, add_chunked, carry_save_tree, carry_select, named, sign_extend
 
 __all__ = ["VectorUnit", "MULT_BITS", "SHIFT_BITS", "SHIFT_MIN", "SHIFT_MAX", "LATENCY",
            "in_layout", "out_layout"]
@@ -16,7 +16,6 @@ SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = 1, 47
 ACC_WIDTH = 32
 BOOTH_DIGITS = (MULT_BITS + 2) // 2  # radix-4 digits of the unsigned multiplier
-T_SPLITS = (11, 22)  # stage 1's chunks of acc + bias: no carry ripples through more than 12 bits
 LATENCY = 5  # cycles from an accepted input to its output (4 stages, the output FIFO)
 
 
@@ -51,7 +50,7 @@ class VectorUnit(wiring.Component):
     set the whole accelerator's clock), and a FIFO:
 
     0. the inputs, registered (bypass becomes ``bias = 0, mult = 1, shift = 0``);
-    1. ``t = acc + bias`` as three chunk adds (:data:`T_SPLITS`), each chunk's carry out kept
+    1. ``t = acc + bias`` as three chunk adds (``arith.SPLITS``), each chunk's carry out kept
        apart, so ``t = word + pending carries`` (a carry-select add here, whose two halves ABC
        merges back into one ripple, limited the whole accelerator); the radix-4 Booth digits
        of ``mult``; ``2**(shift-1)``;
@@ -86,7 +85,7 @@ class VectorUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         # acc + bias is exact in 33 bits; one bit more so that its chunked word (the sum less the
-        # carries pending into T_SPLITS) is exact as a signed number too
+        # carries pending into SPLITS) is exact as a signed number too
         tw = max(self.acc_width, 32) + 2
         w = tw + MULT_BITS + 1  # t * mult + 2**(shift-1), exact, signed; all sums are mod 2**w
         i = self.i.payload
@@ -118,8 +117,8 @@ class VectorUnit(wiring.Component):
 
         # 1: t = acc + bias in chunks, each with the carry from the chunk below pending (t is the
         #    word plus the carries at their bits), the multiplier's radix-4 Booth digits, 2**(shift-1)
-        word, carries = add_chunked(m, "t", [sign_extend(acc0, tw), sign_extend(bias0, tw)], T_SPLITS, tw)
-        t1, pending1 = reg("t1", signed(tw), word), reg("pending1", len(T_SPLITS), carries)
+        word, carries = add_chunked(m, "t", [sign_extend(acc0, tw), sign_extend(bias0, tw)], SPLITS, tw)
+        t1, pending1 = reg("t1", signed(tw), word), reg("pending1", len(SPLITS), carries)
         mult1 = reg("mult1", MULT_BITS, mult0)
         digits = [_booth_digit(mult0, d) for d in range(BOOTH_DIGITS)]
         one1, two1, neg1 = (reg(f"{n}1", BOOTH_DIGITS, Cat(*(d[k] for d in digits)))
@@ -133,7 +132,7 @@ class VectorUnit(wiring.Component):
         t_ext = Signal(w)
         m.d.comb += t_ext.eq(t1)  # sign-extended
         ops = [half1, Cat(*(Cat(neg1[d], Const(0, 1)) for d in range(BOOTH_DIGITS)))[:w]]
-        ops += [Mux(pending1[j], mult1 << bit, 0) for j, bit in enumerate(T_SPLITS)]
+        ops += [Mux(pending1[j], mult1 << bit, 0) for j, bit in enumerate(SPLITS)]
         for d in range(BOOTH_DIGITS):
             sel = Mux(two1[d], t_ext << 1, Mux(one1[d], t_ext, 0))[:w]
             ops.append(named(m, f"pp{d}", w, ((sel ^ neg1[d].replicate(w)) << (2 * d))[:w]))

@@ -437,35 +437,33 @@ def test_fixed_priority_with_one_burst_in_flight():
         assert results[c][0][2] == b.expected(*jobs[c][0])
 
 
-def test_a_client_without_credit_waits_and_others_pass():
-    """Client 1 reports no space for 150 cycles: client 2 (lower priority) goes first."""
-    b = Bench(2, data_width=64, max_burst=8, max_outstanding_reads=1)
+def _client_1_without_space(credit=None):
+    """Three jobs; client 1 reports no space for its first 150 cycles. Returns the bench and
+    the owner of every AR in issue order, after checking every client's data."""
+    b = Bench(2, data_width=64, max_burst=8, max_outstanding_reads=1, credit=credit)
     jobs = [[(0, 32)], [(REGION, 16)], [(2 * REGION, 24)]]
     results = [[] for _ in range(3)]
     b.run(b.read_client(0, jobs[0], results=results[0]),
           b.read_client(1, jobs[1], hold=150, results=results[1]),
           b.read_client(2, jobs[2], results=results[2]))
-    owners = [addr // REGION for _, addr, _ in b.memory.stats.ar]
-    assert owners == [0] * 4 + [2] * 3 + [1] * 2, f"AR order {owners}"
-    assert b.memory.stats.ar[-2][0] >= 150
     for c in range(3):
         assert results[c][0][2] == b.expected(*jobs[c][0])
+    return b, [addr // REGION for _, addr, _ in b.memory.stats.ar]
+
+
+def test_a_client_without_credit_waits_and_others_pass():
+    """Client 1 reports no space for 150 cycles: client 2 (lower priority) goes first."""
+    b, owners = _client_1_without_space()
+    assert owners == [0] * 4 + [2] * 3 + [1] * 2, f"AR order {owners}"
+    assert b.memory.stats.ar[-2][0] >= 150
 
 
 def test_a_client_built_without_credit_ignores_its_space():
     """The same jobs, client 1 built with ``credit`` off (as the top's activation client): its
     zero space for 150 cycles holds nothing back, so the bursts go out in priority order."""
-    b = Bench(2, data_width=64, max_burst=8, max_outstanding_reads=1, credit=(True, False, True))
-    jobs = [[(0, 32)], [(REGION, 16)], [(2 * REGION, 24)]]
-    results = [[] for _ in range(3)]
-    b.run(b.read_client(0, jobs[0], results=results[0]),
-          b.read_client(1, jobs[1], hold=150, results=results[1]),
-          b.read_client(2, jobs[2], results=results[2]))
-    owners = [addr // REGION for _, addr, _ in b.memory.stats.ar]
+    b, owners = _client_1_without_space(credit=(True, False, True))
     assert owners == [0] * 4 + [1] * 2 + [2] * 3, f"AR order {owners}"
     assert b.memory.stats.ar[5][0] < 150
-    for c in range(3):
-        assert results[c][0][2] == b.expected(*jobs[c][0])
 
 
 def test_credit_needs_one_flag_per_client():
