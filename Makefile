@@ -95,26 +95,35 @@ sim: setup
 synth: setup
 	$(PY) -m synth --config $(CONFIG)
 
+# make bench: the full versions, one step after another, each step's wall and CPU time printed when it
+# ends and kept in build/logs/bench/times.tsv (its output in build/logs/bench/NN.log). JOBS: how many
+# synthesis, energy and place-and-route flows run at once (a local process pool; `python -m synth
+# --dask local:N` or `--scheduler ADDRESS` for a cluster). `make bench JOBS=1` against `JOBS=2` is
+# the one-worker / two-worker comparison.
+JOBS ?= 2
+BENCH_STEP := STEP_LOGS=build/logs/bench bash scripts/step.sh
+
 bench: setup
-	# the tests too slow for `make test` (marked slow: FuseSoC's Icarus build of every tiny build)
-	FINEQ_SLOW=1 FINEQ_CONFIG=tiny $(PY) -m pytest -q -m slow tests
-	$(PY) -m quant bench
-	$(PY) -m verif bench
-	# the roofline sweep: M = 1, 8, 64, 256 at 32- and 128-bit buses, FineQ and the INT8 twin (Verilator)
-	$(PY) -m verif.top_perf --config default
-	# the MiniLM layer on Icarus as well (minutes; the demo runs it on Verilator)
-	$(PY) -m verif.top_perf --sim icarus --config default --layers minilm --tokens 8 --buses 4 --kinds fineq --append
-	$(PY) -m quant study --threads 1
-	# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
-	$(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
-	# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached;
-	# --jobs N for a bigger machine, --dask local:N or --scheduler ADDRESS for a cluster)
-	$(PY) -m synth --config default --size 8 --sweep 4,8,12,16
-	# energy per token of the whole accelerator (Gemma-3-270M, MiniLM; M = 1, 64, 256): FineQ against the INT8 build,
-	# gated gate-level runs of the 12 x 12 arrays, counts checked against a simulated top level (docs/synthesis.md section 5)
-	$(PY) -m synth.token_energy --rtl-check
-	# ECP5 (Yosys 0.70 + nextpnr-ecp5, LFE5U-25F/85F): arrays, vector unit, whole top of every preset
-	$(PY) -m synth.ecp5_sweep --jobs 2
+	@rm -f build/logs/bench/times.tsv
+	@# the tests too slow for `make test` (marked slow: FuseSoC's Icarus build of every tiny build)
+	@FINEQ_SLOW=1 FINEQ_CONFIG=tiny $(BENCH_STEP) 1/10 "the slow tests" $(PY) -m pytest -q -m slow tests
+	@$(BENCH_STEP) 2/10 "quantizer speed and hardware figures (build/reports/bench.json)" $(PY) -m quant bench
+	@$(BENCH_STEP) 3/10 "simulation benchmarks" $(PY) -m verif bench
+	@# the roofline sweep: M = 1, 8, 64, 256 at 32- and 128-bit buses, FineQ and the INT8 twin (Verilator);
+	@# then the MiniLM layer on Icarus as well (minutes; the demo runs it on Verilator)
+	@$(BENCH_STEP) 4/10 "the roofline sweep (build/reports/perf.md)" $(PY) -m verif.top_perf --config default
+	@$(BENCH_STEP) 5/10 "the MiniLM layer on Icarus" $(PY) -m verif.top_perf --sim icarus --config default --layers minilm --tokens 8 --buses 4 --kinds fineq --append
+	@$(BENCH_STEP) 6/10 "the MiniLM study, every method (build/reports/study.md)" $(PY) -m quant study --threads 1
+	@# the causal-LM perplexity study on Gemma-3-270M, every method, both texts (docs/study.md)
+	@$(BENCH_STEP) 7/10 "the Gemma-3-270M study (build/reports/llm/)" $(PY) -m quant study --model gemma3-270m --threads 1 --out-dir build/reports/llm --windows 2 --hardware $(LLM_BEST) awq-$(LLM_BEST) --methods $(LLM_METHODS)
+	@# the synthesis comparison of demo plus the array-size sweep up to 16 x 16 (hours when not cached)
+	@$(BENCH_STEP) 8/10 "synthesis, energy and the sweep to 16 x 16 (build/reports/synth.md)" $(PY) -m synth --config default --size 8 --sweep 4,8,12,16 --jobs $(JOBS)
+	@# energy per token of the whole accelerator (Gemma-3-270M, MiniLM; M = 1, 64, 256): FineQ against the INT8 build,
+	@# gated gate-level runs of the 12 x 12 arrays, counts checked against a simulated top level (docs/synthesis.md section 5)
+	@$(BENCH_STEP) 9/10 "energy per token (build/reports/token_energy.md)" $(PY) -m synth.token_energy --rtl-check
+	@# ECP5 (Yosys 0.70 + nextpnr-ecp5, LFE5U-25F/85F): arrays, vector unit, whole top of every preset
+	@$(BENCH_STEP) 10/10 "ECP5 place and route (build/reports/ecp5.md)" $(PY) -m synth.ecp5_sweep --jobs $(JOBS)
+	@awk -F'\t' '{ s += $$3 } END { printf "make bench: %d s in all (JOBS=$(JOBS)); per step: build/logs/bench/times.tsv\n", s }' build/logs/bench/times.tsv
 
 clean:
 	rm -rf build

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Two lines per `make demo` step, "[n/N] title ..." when it starts and "[n/N] 42 s  title" when it
-# ends (the demo's two lanes print in between), while the step's own output goes to
-# build/logs/demo/NN.log, and its wall and CPU seconds (user + system) to times.tsv; a failing
-# step prints its last 40 lines and the log's path, and stops.
+# Two lines per `make demo` (or `make bench`) step, "[n/N] title ..." when it starts and
+# "[n/N] 42 s  title" when it ends (the demo's two lanes print in between), while the step's own
+# output goes to $STEP_LOGS/NN.log (default build/logs/demo), and its wall and CPU seconds
+# (user + system) to times.tsv there; a failing step prints its last 40 lines and the log's path,
+# and stops.
 #   usage: step.sh N/TOTAL "title" command args...
 set -uo pipefail
 num=$1 title=$2
 shift 2
-logs=build/logs/demo    # the Makefile's recipes write under build/ too
+logs=${STEP_LOGS:-build/logs/demo}    # the Makefile's recipes write under build/ too
 mkdir -p "$logs"
 log=$logs/$(printf '%02d' "${num%%/*}").log
 printf '[%s] %s ...\n' "$num" "$title"

@@ -1,14 +1,15 @@
-"""scripts/step.sh, the wrapper of every `make demo` step: its output goes to a log, a failing
+"""scripts/step.sh, the wrapper of every `make demo` and `make bench` step: its output goes to a log, a failing
 step says which and how it failed, a passing one records its wall and CPU time."""
+import os
 import subprocess
 from pathlib import Path
 
 STEP = Path(__file__).resolve().parents[1] / "scripts" / "step.sh"
 
 
-def run_step(tmp_path, *command):
+def run_step(tmp_path, *command, env=None):
     return subprocess.run(["bash", str(STEP), "3/7", "a title", *command], cwd=tmp_path,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
 
 
 def test_a_passing_step_logs_its_output_and_time(tmp_path):
@@ -40,3 +41,11 @@ def test_a_failing_step_shows_its_tail_and_exit_code(tmp_path):
     assert "FAILED" in r.stdout and "exit 3" in r.stdout and "the cause" in r.stdout
     assert r.stderr.startswith("error: step [3/7] 'a title' failed") and "03.log" in r.stderr
     assert not (tmp_path / "build" / "logs" / "demo" / "times.tsv").exists()
+
+
+def test_step_logs_picks_the_folder_of_the_logs_and_times(tmp_path):
+    r = run_step(tmp_path, "echo", "a bench step", env={**os.environ, "STEP_LOGS": "build/logs/bench"})
+    assert r.returncode == 0
+    assert (tmp_path / "build/logs/bench/03.log").read_text() == "a bench step\n"
+    assert (tmp_path / "build/logs/bench/times.tsv").read_text().startswith("3/7\ta title\t")
+    assert not (tmp_path / "build/logs/demo").exists()
