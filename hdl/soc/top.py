@@ -84,6 +84,9 @@ class Accelerator(wiring.Component):
         # and the gearbox's ready (its row logic) stays off the AXI R channel's ready, which
         # gates every read client's registers (it limited the FPGA build on ECP5)
         x_in = datapath("activations_in", SkidBuffer(gearbox.i.payload.shape()))
+        # and the array's weight-load logic stays off the weight FIFO's read and level (their
+        # path, from the first buffer's ``full`` through the array's stall, limited it next)
+        w_in = datapath("weights_in", SkidBuffer(wpath.o.payload.shape()))
         acc = datapath("accumulator", Accumulator(cfg))
         params = datapath("params", ParamLoader(cfg))
         wb = datapath("writeback", WriteBack(cfg))
@@ -96,7 +99,8 @@ class Accelerator(wiring.Component):
         geo = seq.geometry
         wiring.connect(m, gearbox.o, xbuf.i)
         wiring.connect(m, xbuf.o, array.x)
-        wiring.connect(m, wpath.o, array.w)
+        wiring.connect(m, wpath.o, w_in.i)
+        wiring.connect(m, w_in.o, array.w)
         wiring.connect(m, wpath.scales, factors.i)
         wiring.connect(m, factors.o, acc.scales)
         wiring.connect(m, array.y, skid.i)
