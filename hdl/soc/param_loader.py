@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AcceleratorConfig
+from .arith import minus_one
 from .vector_unit import MULT_BITS, SHIFT_BITS, SHIFT_MAX, SHIFT_MIN
 
 __all__ = ["ParamLoader", "word_is_bad"]
@@ -78,7 +79,8 @@ class ParamLoader(wiring.Component):
         loading, requested, active = Signal(), Signal(), Signal()
         word = Signal(range(2 * cfg.cols + per_beat + 1))  # index of the beat's first word
         addr = Signal(32)
-        last_b = b == self.nb - 1
+        nb_m1, chunks_m1 = minus_one(m, "nb", self.nb), minus_one(m, "chunks", self.chunks)
+        last_b = b == nb_m1
         cw = Mux(last_b, self.last_cols, cfg.cols)
         m.d.comb += [self.dma_addr.eq(addr),
                      self.dma_words.eq((8 * cw + cfg.bus_bytes - 1) // cfg.bus_bytes),
@@ -112,7 +114,7 @@ class ParamLoader(wiring.Component):
                          addr.eq(Mux(last_b, self.p_addr, addr + cfg.param_stride))]
             with m.If(last_b):
                 m.d.sync += chunk.eq(chunk + 1)
-                with m.If(chunk == self.chunks - 1):
+                with m.If(chunk == chunks_m1):
                     m.d.sync += active.eq(0)
         with m.If(self.go):
             m.d.sync += [b.eq(0), chunk.eq(0), s.eq(0), free.eq(0b11), loading.eq(0),

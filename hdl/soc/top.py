@@ -3,7 +3,7 @@
 Block diagram (docs/accelerator.md)::
 
     memory ==AXI4==> DMA --P--> parameter loader ----------------------------------+
-                      |  --X--> skid --> gearbox --> activation buffer --x--+       |
+                      |  --X--> slice --> gearbox --> activation buffer -x--+       |
                       |  --W--> weight FIFO --> decoder -----------w--> PE array    |
                       |                                                  | y        |
                       |                         (factor lines) skid buffers         |
@@ -26,6 +26,7 @@ from .axi_dma import AxiDma
 from .gearbox import RowGearbox
 from .param_loader import ParamLoader
 from .regfile import RegisterFile
+from .register_slice import RegisterSlice
 from .regmap import ADDR_BITS, ID_VALUE
 from .sequencer import Sequencer
 from .skid_buffer import SkidBuffer
@@ -82,8 +83,10 @@ class Accelerator(wiring.Component):
         skid = datapath("array_out", SkidBuffer(array.y_layout))
         factors = datapath("factors_out", SkidBuffer(wpath.scales.payload.shape()))
         # and the gearbox's ready (its row logic) stays off the AXI R channel's ready, which
-        # gates every read client's registers (it limited the FPGA build on ECP5)
-        x_in = datapath("activations_in", SkidBuffer(gearbox.i.payload.shape()))
+        # gates every read client's registers (it limited the FPGA build on ECP5), and the DMA's
+        # read-channel decode off the gearbox's row logic (it limited it next): both directions
+        # registered, one cycle of latency
+        x_in = datapath("activations_in", RegisterSlice(gearbox.i.payload.shape()))
         # and the array's weight-load logic stays off the weight FIFO's read and level (their
         # path, from the first buffer's ``full`` through the array's stall, limited it next)
         w_in = datapath("weights_in", SkidBuffer(wpath.o.payload.shape()))

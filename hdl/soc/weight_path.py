@@ -12,6 +12,7 @@ from ..datapath.array import w_layout
 from ..datapath.config import ArrayKind
 from ..datapath.decoder import decode_byte
 from .accel_config import AcceleratorConfig
+from .arith import minus_one
 
 __all__ = ["WeightPath", "thermometer"]
 
@@ -137,7 +138,8 @@ class WeightPath(wiring.Component):
                               rows=Signal(cfg.rows), cols=Signal(cfg.cols))
         beat = Signal(range(max(2, cfg.line_beats)))  # (never a zero-width signal)
         t, b, tg = Signal(16), Signal(16), Signal(16)
-        last_beat, last_t, last_b = beat == cfg.line_beats - 1, t == self.kt - 1, b == self.nb - 1
+        kt_m1, nb_m1 = minus_one(m, "kt", self.kt), minus_one(m, "nb", self.nb)
+        last_beat, last_t, last_b = beat == cfg.line_beats - 1, t == kt_m1, b == nb_m1
         group_end = tg == (1 << self.group_log2) - 1
         grouped = self.grouped if cfg.group_scales else 0
         m.d.comb += pos.scale_last.eq(pos.sbeat == cfg.scale_beats - 1)

@@ -74,13 +74,23 @@ class WriteBack(wiring.Component):
         last_tok = tok == w.mc_m1
         cw = Mux(w.last_b, self.last_cols, cfg.cols)
         last_col = col == Mux(w.last_b, w.last_cols_m1, cfg.cols - 1)
-        seg = Signal(32)
+        seg = w.seg = Signal(32)
         offset = Signal(range(cfg.bus_bytes))
         # the packer reads the offset when a row's first element reaches it, several cycles
         # after the row was requested: hold the requested row's offset until the next request
         row_offset = Signal(range(cfg.bus_bytes))
+        # the row's first byte address (row + n0), registered: its add behind the DMA's busy
+        # decode limited the whole accelerator (ASIC). Recomputed every cycle, it is right from
+        # the cycle after the row changes; a row that follows in the same block (no cycle between)
+        # takes ``next_seg`` (next_row + n0, right two cycles after a row changes: the row takes
+        # at least 1 + cols cycles)
+        w.next_row = Signal(32)
+        m.d.sync += w.next_row.eq(add_wide(m, "next_row", row, self.y_stride))
+        n0_bytes = Mux(self.bypass, n0 << 2, n0)
+        w.next_seg = Signal(32)
+        m.d.sync += [seg.eq(add_wide(m, "seg", row, n0_bytes)),
+                     w.next_seg.eq(add_wide(m, "next_seg", w.next_row, n0_bytes))]
         m.d.comb += [
-            seg.eq(add_wide(m, "seg", row, Mux(self.bypass, n0 << 2, n0))),
             offset.eq(seg[:(cfg.bus_bytes - 1).bit_length()]),
             packer.offset.eq(row_offset), packer.elem4.eq(self.bypass),
             self.rd_set.eq(s), self.rd_line.eq(tok), self.sel_set.eq(s), self.sel_col.eq(col),
@@ -90,8 +100,6 @@ class WriteBack(wiring.Component):
         # the next row's address, registered: it is needed at a row's last column, at least a
         # cycle after the row changed, and the add behind the last-column decode (whose terms
         # ABC merged into it) limited the whole accelerator
-        w.next_row = Signal(32)
-        m.d.sync += w.next_row.eq(add_wide(m, "next_row", row, self.y_stride))
 
         vu_in = vu.i.payload
         m.d.comb += [vu_in.acc.eq(self.rd_data[col]),
@@ -129,7 +137,7 @@ class WriteBack(wiring.Component):
         cfg = self.config
         next_row = w.next_row
         with m.If(~last_tok):
-            m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1)]
+            m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1), w.seg.eq(w.next_seg)]
         with m.Else():
             # the block's last element has entered the vector unit: free its set
             m.d.sync += [w.tok.eq(0), w.s.eq(~w.s), self.acc_release.eq(1 << w.s), w.state.eq(0)]
