@@ -4,7 +4,7 @@ Block diagram (docs/accelerator.md)::
 
     memory ==AXI4==> DMA --P--> parameter loader ----------------------------------+
                       |  --X--> slice --> gearbox --> activation buffer -x--+       |
-                      |  --W--> weight FIFO --> decoder -----------w--> PE array    |
+                      |  --W--> weight FIFO --> decoder --> skid --w--> PE array    |
                       |                                                  | y        |
                       |                         (factor lines) skid buffers         |
                       |                                            accumulator (2 sets)
