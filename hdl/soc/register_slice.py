@@ -13,21 +13,15 @@ register and ``i`` stalls from the next cycle on, until the output register has 
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+
+from .skid_buffer import SkidBuffer
 
 __all__ = ["RegisterSlice"]
 
 
-class RegisterSlice(wiring.Component):
-    """``i`` -> ``o`` for any payload layout: an output register and a spare one."""
-
-    def __init__(self, payload_shape):
-        self.payload_shape = payload_shape
-        super().__init__({
-            "i": In(stream.Signature(payload_shape)),
-            "o": Out(stream.Signature(payload_shape)),
-        })
+class RegisterSlice(SkidBuffer):
+    """``i`` -> ``o`` for any payload layout: an output register and a spare one (the skid
+    buffer's ports, another stage behind them)."""
 
     def elaborate(self, platform):
         m = Module()

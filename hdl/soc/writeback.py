@@ -83,7 +83,9 @@ class WriteBack(wiring.Component):
         # decode limited the whole accelerator (ASIC). Recomputed every cycle, it is right from
         # the cycle after the row changes; a row that follows in the same block (no cycle between)
         # takes ``next_seg`` (next_row + n0, right two cycles after a row changes: the row takes
-        # at least 1 + cols cycles)
+        # at least 1 + cols cycles). The next row's address, registered likewise: it is needed
+        # at a row's last column, and its add behind the last-column decode (whose terms ABC
+        # merged into it) limited the whole accelerator
         w.next_row = Signal(32)
         m.d.sync += w.next_row.eq(add_wide(m, "next_row", row, self.y_stride))
         n0_bytes = Mux(self.bypass, n0 << 2, n0)
@@ -97,10 +99,6 @@ class WriteBack(wiring.Component):
         ]
         width = Mux(self.bypass, cw << 2, cw)
         m.d.sync += [self.wr_start.eq(0), self.acc_release.eq(0)]
-        # the next row's address, registered: it is needed at a row's last column, at least a
-        # cycle after the row changed, and the add behind the last-column decode (whose terms
-        # ABC merged into it) limited the whole accelerator
-
         vu_in = vu.i.payload
         m.d.comb += [vu_in.acc.eq(self.rd_data[col]),
                      vu_in.bias.eq(self.bias), vu_in.mult.eq(self.mult), vu_in.shift.eq(self.shift),
