@@ -30,6 +30,7 @@ import numpy as np
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import AcceleratorConfig
+from hdl.soc.accumulator import LINE_BITS
 from hdl.sw.cycle_model import job_bytes, model_cycles, tile_beats
 
 from .memory import SramAccesses
@@ -94,7 +95,7 @@ def _sram(m, k, n, cfg, words) -> tuple:
     chunks = -(-m // cfg.chunk_m)
     w = words["read"]["weights"]
     lines = chunks * words["factor_lines"]
-    acc_line = 32 * cfg.cols
+    acc_line = LINE_BITS * cfg.cols   # each column's 32-bit word and its pending carries
     out = [SramAccesses("weight_fifo", cfg.w_fifo_words * cfg.bus_bytes, 8 * cfg.bus_bytes,
                         reads=w, writes=w),
            SramAccesses("activation_buffer", cfg.x_depth * cfg.rows, 8 * cfg.rows,

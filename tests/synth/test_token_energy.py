@@ -7,9 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment, MemoryInstance, Shape
 
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import accel_preset
+from hdl.soc.top import Accelerator
 from hdl.sw.image import build_image
 from quant.core.format import unpack_clusters
 from synth.job_counts import job_counts
@@ -65,6 +67,34 @@ def test_fineq_moves_a_third_of_the_int8_weight_bytes_plus_its_group_factors():
     assert g.read_words["weights"] - fq.read_words["weights"] == 3 * 4 * cfg.scale_beats
     # beats: FineQ pulses |q| per weight, the MAC array one cycle per vector
     assert fq.pulses == int(np.abs(q).sum()) and i8.busy_cycles == 3 * 8
+
+
+def _memories(fragment, path=""):
+    """(hierarchical name, word bits, depth) of every memory in an elaborated design."""
+    if isinstance(fragment, MemoryInstance):
+        memory = fragment._data   # MemoryData; Amaranth 0.5 has no public accessor
+        yield path, Shape.cast(memory.shape).width, memory.depth
+    for sub, name, *_ in fragment.subfragments:
+        yield from _memories(sub, f"{path}.{name}")
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default"])
+def test_modelled_buffers_are_the_memories_of_the_elaborated_top(preset):
+    cfg = accel_preset(preset)
+    rtl = {name: (bits, depth) for name, bits, depth in _memories(Fragment.get(Accelerator(cfg), None))}
+    job = _job(m=2, k=3 * cfg.rows, n=2 * cfg.cols)
+    modelled = {b.name: b for b in job_counts(unpack_clusters(job.clusters, job.k), 2, cfg, group=cfg.rows).sram}
+    # the model's buffer -> the RTL memories it stands for (a buffered FIFO keeps one word in its
+    # output register, so its storage is one word shallower than the FIFO)
+    where = {"weight_fifo": ([".weights.fifo.storage"], 1), "factor_fifo": ([".weights.scales.storage"], 1),
+             "activation_buffer": ([".activations.mem"], 0),
+             "accumulator": ([".accumulator.set0", ".accumulator.set1"], 0)}   # one set each
+    for name, (mems, in_register) in where.items():
+        b = modelled[name]
+        for mem in mems:
+            bits, depth = rtl[mem]
+            assert b.width_bits == bits, (name, mem)
+            assert b.capacity_bytes * 8 == (depth + in_register) * bits, (name, mem)
 
 
 def test_bad_arguments_exit_2_without_output(tmp_path, capsys):
