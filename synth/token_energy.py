@@ -421,14 +421,16 @@ def main(argv=None) -> int:
     t0 = time.time()
     cfg = accel_preset(args.config, bus_bytes=args.bus)
     figures = sorted(set(args.dram))
-    rates = gate_rates.array_rates([ARRAY_OF[k] for k in args.kinds], cfg.array, cfg.rows)
-    layers, layers_v, vu = {}, {}, None
-    for lname in args.layers:
+    loaded = {}
+    for lname in args.layers:   # first, so that a layer that cannot be made stops before any run
         try:
-            v, make = layer_q(lname)
+            loaded[lname] = layer_q(lname)
         except RuntimeError as e:   # `python -m quant vectors` failed, e.g. the model is not installed
             print(f"error: the golden vectors of {lname} could not be written: {e}", file=sys.stderr)
             return 2
+    rates = gate_rates.array_rates([ARRAY_OF[k] for k in args.kinds], cfg.array, cfg.rows)
+    layers, layers_v, vu = {}, {}, None
+    for lname, (v, make) in loaded.items():
         job = make(2)
         q = unpack_clusters(job.clusters, job.k)
         layers[lname], layers_v[lname] = (q, job.group if job.factors is not None else 0), v

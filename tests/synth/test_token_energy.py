@@ -115,6 +115,16 @@ def test_layers_whose_vectors_are_not_written_yet_are_accepted(tmp_path, monkeyp
     assert _check_args(args) is None
 
 
+def test_a_layer_whose_vectors_cannot_be_written_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
+    def no_model(name):
+        raise RuntimeError("`quant vectors --model gemma3-270m` failed (1): the model is not installed")
+    monkeypatch.setattr("synth.token_energy.layer_q", no_model)
+    monkeypatch.setattr("synth.gate_rates.array_rates", lambda *a: pytest.fail("gate-level runs started"))
+    assert main(["--layers", "gemma-down", "--out", str(tmp_path)]) == 2
+    assert "error: the golden vectors of gemma-down could not be written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("kind", [ArrayKind.FINEQ, ArrayKind.MAC8X8])
 def test_counts_match_the_axi_traffic_of_a_simulated_top_level(kind, tmp_path):
     cfg = accel_preset("tiny", kind=kind)
