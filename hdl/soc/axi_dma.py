@@ -58,10 +58,13 @@ class AxiDma(wiring.Component):
     ``start`` (ignored while ``busy``) latches ``addr`` (byte address) and ``words`` (beats;
     0 = nothing). ``space`` says how many more beats the client can take now; a burst is issued
     for the client only if its length <= ``space`` minus the client's beats requested but not
-    yet delivered. A client that always drains is built without that check (``credit[c] =
-    False``; its ``space`` is ignored): the check's add and compare came before the arbitration
-    in one cycle and limited the whole accelerator (ASIC), for clients whose ``space`` was a
-    constant no burst could exceed. Bursts
+    yet delivered, both as they were in the cycle before (a register). So ``space`` may fall
+    from one cycle to the next only by the beats delivered to the client, as a FIFO's free room
+    does; in the cycle after the client's burst or ``start`` the check takes ``max_burst`` for
+    the length, which can hold a short last burst back for a cycle. A client that always
+    drains is built without that check (``credit[c] = False``; its ``space`` is ignored): the
+    check's add and compare came before the arbitration in one cycle and limited the whole
+    accelerator (ASIC), for clients whose ``space`` was a constant no burst could exceed. Bursts
     are arbitrated one at a time, fixed priority: the lowest-numbered client with work and
     credit wins. Up to ``max_outstanding_reads`` bursts are in flight (from issue to the last R
     beat), so the next AR goes out while a burst's data flows; R beats (in order, one ID) go to
@@ -222,31 +225,47 @@ class AxiDma(wiring.Component):
             len=Signal(range(257), name=f"rd{c}_next_len"),
             len_m1=Signal(8, name=f"rd{c}_next_arlen"),  # AXI's ARLEN: no subtract after the pick
             issue=Signal(name=f"rd{c}_issue"), beat=Signal(name=f"rd{c}_beat"),
-            bad=Signal(name=f"rd{c}_bad"))
-        busy = ((s.remain != 0) & ~s.err) | (s.pending != 0)
+            bad=Signal(name=f"rd{c}_bad"),
+            # remain != 0 and pending != 0, registers set with them: the 24-bit reductions behind
+            # ``busy``, the start gating and the address registers' enables limited the FPGA top
+            has_work=Signal(name=f"rd{c}_has_work"), in_flight=Signal(name=f"rd{c}_in_flight"))
+        busy = (s.has_work & ~s.err) | s.in_flight
         m.d.comb += [port.busy.eq(busy), port.error.eq(s.err)]
         start = port.start & ~busy & ~self.halt
         length, length_m1 = self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")
+        # both sums ready before the issue decision picks one (it comes late in the cycle)
+        width = len(s.pending)
+        more, fewer = (s.pending + s.len - s.beat)[:width], (s.pending - s.beat)[:width]
         m.d.sync += [
             s.len.eq(length), s.len_m1.eq(length_m1),
             s.fresh.eq(~start & ~s.issue),
-            # both sums ready before the issue decision picks one (it comes late in the cycle)
-            s.pending.eq(Mux(s.issue, s.pending + s.len - s.beat, s.pending - s.beat)),
+            s.pending.eq(Mux(s.issue, more, fewer)), s.in_flight.eq(Mux(s.issue, more != 0, fewer != 0)),
         ]
         next_addr, next_remain = self._after_burst_addr(m, s, c), self._after_burst_remain(m, s, c)
         with m.If(start):
             m.d.sync += [s.addr.eq(self._aligned(port.addr)), s.remain.eq(port.words),
-                         s.err.eq(0)]
+                         s.has_work.eq(port.words != 0), s.err.eq(0)]
         with m.Elif(s.issue):
-            m.d.sync += [s.addr.eq(next_addr), s.remain.eq(next_remain)]
+            m.d.sync += [s.addr.eq(next_addr), s.remain.eq(next_remain), s.has_work.eq(next_remain != 0)]
         with m.If(s.bad):
             m.d.sync += s.err.eq(1)
         with m.If(self.halt):  # the rest of the transfer is abandoned
-            m.d.sync += s.remain.eq(0)
+            m.d.sync += [s.remain.eq(0), s.has_work.eq(0)]
         # Work and credit; an error seen this cycle already stops new bursts.
-        has_credit = (s.len + s.pending <= port.space) if self.credit[c] else 1
-        s.eligible = s.fresh & (s.remain != 0) & ~s.err & ~s.bad & ~self.halt & has_credit
+        has_credit = self._credit(m, s, port, c) if self.credit[c] else 1
+        s.eligible = s.fresh & s.has_work & ~s.err & ~s.bad & ~self.halt & has_credit
         return s
+
+    def _credit(self, m, s, port, c):
+        """``len + pending <= space`` as a register, from the cycle before: its add and compare
+        before the arbitration and the address registers' enables limited the FPGA top on ECP5
+        (13.4 ns). Safe while ``space`` falls only by the beats delivered (``pending`` falls by
+        as many) and ``len`` is not about to change (``fresh``); in the cycle after a change
+        ``max_burst`` stands in for the length not yet known."""
+        credit = Signal(name=f"rd{c}_credit")
+        bound = Mux(s.fresh, s.len, self.max_burst[c])
+        m.d.sync += credit.eq(bound + s.pending <= port.space)
+        return credit
 
     def _after_burst_addr(self, m, s, c):
         """``addr + len * B`` without a 32-bit add in the cycle of the issue: a burst ends at or

@@ -17,7 +17,8 @@ Properties (B = bytes per beat):
 Induction invariants on ``expose``-d registers: the write engine's state matches the wrapper's
 view of the burst (``wr_sent`` = W beats sent, ``wr_len - 1`` = AWLEN = ``wr_awlen``), a
 client's next burst length is 4 KiB-safe whenever it is up to date (``rd<c>_fresh``), and its
-registered ARLEN (``rd<c>_next_arlen``) is that length less one. A second assumption, on the
+registered ARLEN (``rd<c>_next_arlen``) is that length less one, and its ``rd<c>_has_work``
+flag is ``rd<c>_remain != 0``. A second assumption, on the
 memory: no R beat while no read burst is outstanding (AXI's own rule for a subordinate).
 """
 
@@ -53,7 +54,7 @@ def wrapper(text: str, beat_bytes: int, read_clients: int, max_outstanding: int,
     for c in range(read_clients):
         exposed |= {f"rd{c}_addr": "[31:0]", f"rd{c}_fresh": "", f"rd{c}_next_len": "[8:0]",
                     f"rd{c}_next_arlen": "[7:0]",
-                    f"rd{c}_remain": "[23:0]"}
+                    f"rd{c}_remain": "[23:0]", f"rd{c}_has_work": ""}
     ports, body = dut_instance(text, "axi_dma", exposed=exposed)
     live = "past_valid && !past_rst"
 
@@ -93,6 +94,7 @@ def wrapper(text: str, beat_bytes: int, read_clients: int, max_outstanding: int,
                        f" && (rd{c}_remain == 0 || rd{c}_next_len >= 1)"
                        f" && rd{c}_next_arlen == rd{c}_next_len[7:0] - 8'd1")))
         props.append((f"inv_rd{c}_align", "1", f"rd{c}_addr[{max(shift - 1, 0)}:0] == 0"))
+        props.append((f"inv_rd{c}_work", "1", f"rd{c}_has_work == (rd{c}_remain != 0)"))
     cov = [("c_ar_to_line", f"bus__arvalid && {{20'd0, bus__araddr[11:0]}} + ({{24'd0, bus__arlen}} + 1) * {beat_bytes} == 4096"),
            ("c_aw_to_line", f"bus__awvalid && {{20'd0, bus__awaddr[11:0]}} + ({{24'd0, bus__awlen}} + 1) * {beat_bytes} == 4096"),
            ("c_short_burst_end", "bus__wvalid && bus__wready && bus__wlast && w_len == 1"),
@@ -157,7 +159,7 @@ def proof_of(design: dict[str, str], args: dict, *, name: str, depth: int = 3) -
                  depth=depth, cover_depth=12,
                  expose=("state", "wr_len", "wr_awlen", "wr_sent", "bursts_in_flight",
                          *(f"rd{c}_{n}" for c in range(args["read_clients"])
-                           for n in ("addr", "fresh", "next_len", "next_arlen", "remain"))),
+                           for n in ("addr", "fresh", "next_len", "next_arlen", "remain", "has_work"))),
                  note=f"{bb * 8}-bit data, bursts {list(args['max_burst'])}, unbounded (k = {depth})")
 
 
