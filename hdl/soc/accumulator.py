@@ -32,7 +32,8 @@ class Accumulator(wiring.Component):
     propagates a carry through more than a chunk: the line's 32-bit add, behind the first-tile
     multiplexer's fan-out, limited the whole accelerator's clock (ASIC), and so did a 16-bit
     chunk. ``rd_data`` adds the pending carries on the way out. The sizes
-    (``kt``, ``nb``, ``chunks``, ``last_m``) must be stable from the cycle of ``go``.
+    (``kt``, ``nb``, ``chunks``, ``last_m``) and ``grouped``, ``group_log2`` must be stable
+    from the cycle of ``go``.
 
     fineq-v2 (``grouped``): the first beat of every group of ``2**group_log2`` K tiles takes
     the group's factor line from ``scales`` (one unsigned byte per column), and every beat of
@@ -77,14 +78,13 @@ class Accumulator(wiring.Component):
         mc_m1 = Signal(range(cfg.chunk_m))
         last_tok, last_t, last_b = Signal(), Signal(), Signal()
         mc_m1_next = Mux(chunk + 1 == chunks_m1, last_m_m1, cfg.chunk_m - 1)
-        # registered flags (tok == 0, t == 0, the first tile of a group), so that the paths into
-        # the group factor's multiplier and out through ``i.ready`` to every PE's enable start at
-        # a flip-flop: decoding the group mask there limited the whole top on ECP5 (19.0 ns)
-        tok_zero, t_zero, group_first = Signal(init=1), Signal(init=1), Signal(init=1)
+        # registered flags (tok == 0, t == 0, a group's first beat), so that the paths into the
+        # group factor's multiplier and out through ``i.ready`` to every PE's enable start at a
+        # flip-flop: decoding the group mask there limited the whole top on ECP5 (19.0 ns), and
+        # then the AND with the sequencer's ``grouped`` (15.1 ns, 12.9 of routing)
+        tok_zero, t_zero, new_group = Signal(init=1), Signal(init=1), Signal()
         starting = tok_zero & t_zero
-        new_group = Signal()
         grouped = self.grouped if cfg.group_scales else 0
-        m.d.comb += new_group.eq(grouped & tok_zero & group_first)
         m.d.comb += self.i.ready.eq((~starting | ~busy.bit_select(s, 1))
                                     & (~new_group | self.scales.valid))
         take = self.i.valid & self.i.ready
@@ -126,12 +126,12 @@ class Accumulator(wiring.Component):
 
         with m.If(take):
             next_chunk = last_t & last_b  # with last_tok: the chunk's last beat
-            m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok),
+            m.d.sync += [tok.eq(next_tok), tok_zero.eq(last_tok), new_group.eq(0),
                          last_tok.eq(Mux(last_tok, Mux(next_chunk, mc_m1_next, mc_m1) == 0, tok + 1 == mc_m1))]
             with m.If(last_tok):
                 next_t = Mux(last_t, 0, t + 1)
                 m.d.sync += [t.eq(next_t), t_zero.eq(last_t), last_t.eq(Mux(last_t, kt_m1 == 0, t + 1 == kt_m1)),
-                             group_first.eq((next_t & ((1 << self.group_log2) - 1)) == 0)]
+                             new_group.eq(grouped & ((next_t & ((1 << self.group_log2) - 1)) == 0))]
             with m.If(done_block):
                 m.d.sync += [s.eq(~s), b.eq(Mux(last_b, 0, b + 1)), last_b.eq(Mux(last_b, nb_m1 == 0, b + 1 == nb_m1))]
                 with m.If(last_b):
@@ -143,7 +143,7 @@ class Accumulator(wiring.Component):
         with m.If(self.go):
             first_mc_m1 = Mux(self.chunks == 1, self.last_m - 1, cfg.chunk_m - 1)  # from the sizes: go's cycle
             m.d.sync += [tok.eq(0), t.eq(0), b.eq(0), chunk.eq(0), s.eq(0), busy.eq(0),
-                         self.full.eq(0), p_valid.eq(0), tok_zero.eq(1), t_zero.eq(1), group_first.eq(1),
+                         self.full.eq(0), p_valid.eq(0), tok_zero.eq(1), t_zero.eq(1), new_group.eq(grouped),
                          mc_m1.eq(first_mc_m1), last_tok.eq(first_mc_m1 == 0),
                          last_t.eq(self.kt == 1), last_b.eq(self.nb == 1)]
         return m
