@@ -29,8 +29,9 @@ class RowGearbox(wiring.Component):
     ``ceil(row_bytes / line_bytes)`` lines, byte ``j`` of a line in bits 8j+7..8j; the row's last
     line is zero-filled beyond the row and carries ``last``. The row's other bytes (the rest of
     its last data word and any stride-padding words) are dropped. ``row_bytes`` (>= 1) and
-    ``row_words`` (>= ceil(row_bytes / bus_bytes)) must be stable while a transfer runs, and a
-    transfer must be a whole number of rows (the word count wraps at ``row_words``).
+    ``row_words`` (>= ceil(row_bytes / bus_bytes)) must be stable while a transfer runs and in
+    the cycle before its first word, and a transfer must be a whole number of rows (the word
+    count wraps at ``row_words``).
 
     Ports: ``row_bytes`` In(count_width), ``row_words`` In(count_width), ``i`` In(stream of
     8*bus_bytes bits), ``o`` Out(stream {data: 8*line_bytes, last: 1}).
@@ -69,27 +70,29 @@ class RowGearbox(wiring.Component):
             "o": Out(stream.Signature(line_layout(line_bytes))),
         })
 
-    def _word_bytes(self, m, first, take):
+    def _word_bytes(self, m, first, take, row_end):
         """Row bytes in the next word of its row (``first``: the row's first word), and whether
-        it holds the row's last byte. For the words after the first both are registers, set when
-        a word is taken from the row's bytes left (a register too, less ``bus_bytes`` a word),
-        instead of ``row_bytes - wi * bus_bytes`` and its compares in the cycle: that chain began
-        the gearbox's longest path."""
+        it holds the row's last byte: registers, set when a word is taken from the row's bytes
+        left (a register too, less ``bus_bytes`` a word) or from ``row_bytes`` for a row's first
+        word, instead of ``row_bytes - wi * bus_bytes`` and its compares in the cycle (that
+        chain began the gearbox's longest path), and of a multiplexer on ``first`` (it began
+        the FPGA top's)."""
         nb = self.bus_bytes
 
         def split(rem):  # (bytes in the word, whether the row ends in it)
             return Mux(rem <= 0, 0, Mux(rem >= nb, nb, rem)), (rem > 0) & (rem <= nb)
         left = Signal(signed(self.count_width + nb.bit_length() + 1))  # from the next word on
         rem = Mux(first, self.row_bytes, left)
-        later_v, later_last = Signal(range(nb + 1)), Signal()
+        v, last = Signal(range(nb + 1)), Signal()
+        v_first, last_first = split(self.row_bytes)
         with m.If(take):
             after = rem - nb
             v_after, last_after = split(after)
-            m.d.sync += [left.eq(after), later_v.eq(v_after), later_last.eq(last_after)]
-        v = Signal(range(nb + 1))
-        v_first, last_first = split(self.row_bytes)
-        m.d.comb += v.eq(Mux(first, v_first, later_v))
-        return v, Mux(first, last_first, later_last)
+            m.d.sync += [left.eq(after), v.eq(Mux(row_end, v_first, v_after)),
+                         last.eq(Mux(row_end, last_first, last_after))]
+        with m.Elif(first):
+            m.d.sync += [v.eq(v_first), last.eq(last_first)]
+        return v, last
 
     def _drain(self, m, can_out, total, end):
         """Whether a line leaves (``total`` bytes with the row's end among them if ``end``),
@@ -97,7 +100,8 @@ class RowGearbox(wiring.Component):
         L = self.line_bytes
         emit = can_out & ((total >= L) | (end & (total != 0)))
         whole = total <= L
-        stay = Mux(emit, Mux(whole, 0, total - L), total)
+        stay = Signal(range(self.capacity + self.bus_bytes + 1))
+        m.d.comb += stay.eq(Mux(emit, Mux(whole, 0, total - L), total))
         return emit, whole, stay
 
     def elaborate(self, platform):
@@ -110,24 +114,26 @@ class RowGearbox(wiring.Component):
 
         take = Signal()
         first = Signal(init=1)  # wi == 0, as a register
-        v, lastw = self._word_bytes(m, first, take)
+        row_end = wi == self.row_words - 1
+        v, lastw = self._word_bytes(m, first, take, row_end)
         word = Signal(8 * nb)       # the arriving word, only its row bytes
         m.d.comb += word.eq(Cat(*(Mux(j < v, self.i.payload.word_select(j, 8), 0)
                                   for j in range(nb))))
         can_out = ~self.o.valid | self.o.ready
         wait_row = tail & first  # the next row's first word, while this row's end is here
 
+        # The line that leaves, with the word appended and without: both from registers, so
+        # that ``take`` only picks one (``take`` behind the adds and compares, and ``i.ready``
+        # behind them too, began the FPGA top's longest path).
+        with_word = self._drain(m, can_out, n + v, tail | lastw)
+        without = self._drain(m, can_out, n, tail)
         # Ready: the accumulator has room for the word after this cycle's line (if any).
-        _, _, stay1 = self._drain(m, can_out, n + v, tail | lastw)
-        m.d.comb += self.i.ready.eq(Mux(wait_row, can_out & (n <= L), stay1 <= cap))
+        m.d.comb += self.i.ready.eq(Mux(wait_row, can_out & (n <= L), with_word[2] <= cap))
         m.d.comb += take.eq(self.i.valid & self.i.ready)
         fresh = take & wait_row     # starts the accumulator anew
         merge = take & ~wait_row    # appended to the accumulator (nothing for a padding word)
-
-        total = Signal(range(cap + nb + 1))
-        m.d.comb += total.eq(n + Mux(merge, v, 0))
+        emit, whole, stay = (Mux(merge, a, b) for a, b in zip(with_word, without, strict=True))
         end = tail | (merge & lastw)
-        emit, whole, stay = self._drain(m, can_out, total, end)
 
         # The accumulator with the word appended at byte n. A word with row bytes is only
         # appended while the row's end is not in the accumulator, and then n is a multiple of
@@ -156,6 +162,5 @@ class RowGearbox(wiring.Component):
             tail.eq(Mux(fresh, lastw, end & ~(emit & whole))),
         ]
         with m.If(take):
-            row_end = wi == self.row_words - 1
             m.d.sync += [wi.eq(Mux(row_end, 0, wi + 1)), first.eq(row_end)]
         return m

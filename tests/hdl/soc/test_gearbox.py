@@ -62,6 +62,7 @@ def test_rows_become_zero_filled_lines_with_pauses(nb, L):
                 await ctx.tick()
             ctx.set(dut.row_bytes, k)
             ctx.set(dut.row_words, w)
+            await ctx.tick()  # set in the cycle before the transfer's first word
             for word in itertools.chain(*rows):
                 await put(ctx, dut.i, word, rng=rng, pause=0.3)
             done += len(want)
@@ -90,6 +91,7 @@ def run_unpaused(nb, L, row_bytes, row_words, nrows):
         ctx.set(dut.row_bytes, row_bytes)
         ctx.set(dut.row_words, row_words)
         ctx.set(dut.o.ready, 1)
+        await ctx.tick()  # the sizes are set in the cycle before the first word
         k = cycle = 0
         while len(lines) < len(want) and cycle < 10 * len(words) + 50:
             ctx.set(dut.i.valid, k < len(words))
