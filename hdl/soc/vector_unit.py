@@ -16,7 +16,7 @@ SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = 1, 47
 ACC_WIDTH = 32
 BOOTH_DIGITS = (MULT_BITS + 2) // 2  # radix-4 digits of the unsigned multiplier
-LATENCY = 5  # cycles from an accepted input to its output (4 stages, the output FIFO)
+LATENCY = 6  # cycles from an accepted input to its output (5 stages, the output FIFO)
 
 
 def in_layout(acc_width: int = ACC_WIDTH) -> data.StructLayout:
@@ -45,7 +45,7 @@ class VectorUnit(wiring.Component):
     ``shift`` must be in 1..47 (the controller rejects other values); ``shift = 0`` adds no
     rounding constant, so the result is ``sat8(t * mult)``.
 
-    Four pipeline stages, none with more than one short carry-propagate adder (ABC maps an
+    Five pipeline stages, none with more than one short carry-propagate adder (ABC maps an
     n-bit adder here to about 0.15 ns a bit: the unpipelined 49-bit round/shift/saturate stage
     set the whole accelerator's clock), and a FIFO:
 
@@ -58,8 +58,8 @@ class VectorUnit(wiring.Component):
        carry's bit, the rounding constant and the negation bits reduced to a sum and a carry
        word by a carry-save tree (all modulo 2**50);
     3. ``r = sum + carry``: the low 25 bits, and the high 25 bits for both carries into them;
-    4. the high half picked, ``y = r >> shift`` (arithmetic: with the constant, round half up),
-       saturation (or ``y = t = acc`` in bypass), written into the output FIFO.
+    4. the high half picked, ``y = r >> shift`` (arithmetic: with the constant, round half up);
+    5. saturation (or ``y = t = acc`` in bypass), written into the output FIFO.
 
     The stages never stall: ``i.ready`` is high while fewer than ``LATENCY + 1`` elements are
     in flight or in the FIFO, so nothing is lost or duplicated under back-pressure, and the
@@ -148,15 +148,17 @@ class VectorUnit(wiring.Component):
         hi1 = reg("r_hi1_3", w - lo, carry_select(sum2[lo:], carry2[lo:], 1, w - lo, 13)[0])
         valid3, bypass3, last3, shift3 = control(3, *ctl2)
 
-        # 4: arithmetic shift (floor; with the constant, round half up), saturation, into the FIFO
+        # 4: the high half picked, arithmetic shift (floor; with the constant, round half up)
         r = Cat(r_lo3, Mux(cy3, hi1, hi0)).as_signed()
-        y = Signal(signed(w))
-        m.d.comb += y.eq(r >> shift3)
-        # y fits INT8 when the bits from 7 up are all equal (a reduction; the compares y > 127
-        # and y < -128 were 50-bit carry chains, the FPGA build's longest path)
-        fits = y[7:].all() | ~y[7:].any()
-        sat = Mux(fits, y[:8].as_signed(), Mux(y[-1], -128, 127))
-        m.d.comb += [fifo.w_en.eq(valid3), fifo.w_data.eq(Cat(Mux(bypass3, y, sat)[:self.acc_width], last3))]
+        y4 = reg("y4", signed(w), r >> shift3)
+        valid4, bypass4, last4 = reg("valid4", 1, valid3), reg("bypass4", 1, bypass3), reg("last4", 1, last3)
+
+        # 5: saturation, into the FIFO. y fits INT8 when the bits from 7 up are all equal (a
+        #    reduction; the compares y > 127 and y < -128 were 50-bit carry chains, the FPGA
+        #    build's longest path, and so was this stage behind the shift, 14.8 ns estimated)
+        fits = y4[7:].all() | ~y4[7:].any()
+        sat = Mux(fits, y4[:8].as_signed(), Mux(y4[-1], -128, 127))
+        m.d.comb += [fifo.w_en.eq(valid4), fifo.w_data.eq(Cat(Mux(bypass4, y4, sat)[:self.acc_width], last4))]
         return m
 
 

@@ -1,6 +1,6 @@
 """Vector unit proof: the requantization rule of docs/numbers.md, stage by stage, unbounded.
 
-The five registered steps of ``hdl/soc/vector_unit.py`` are checked one at a time on
+The six registered steps of ``hdl/soc/vector_unit.py`` are checked one at a time on
 ``expose``-d registers (the design is flattened and its FIFO memory mapped to registers first),
 with free ``i.valid``, ``i.payload``, ``o.ready`` and ``rst``. Each stage's registers are
 compared with a reference applied to the previous stage's registers one cycle earlier; the
@@ -19,11 +19,12 @@ references are written from the golden rule (``quant.core.golden.requantize``), 
   distributivity (the algebra is by hand, not by the solver); that value is below 2**48 in
   magnitude, so modulo 2**50 it is exact;
 - ``s3``: ``{cy3 ? r_hi1_3 : r_hi0_3, r_lo3} = sum2 + carry2`` (the split 50-bit add);
-- ``s4``: every FIFO write is ``{last, sat8(r >>> shift)}``, or ``r[31:0]`` in bypass.
+- ``s4``: ``y4 = r >>> shift`` (the 50-bit sum of stage 3, arithmetic shift);
+- ``s5``: every FIFO write is ``{last, sat8(y4)}``, or ``y4[31:0]`` (= ``r[31:0]``) in bypass.
 
 Chained, every element written to the FIFO is the golden rule of its input. The stream rules:
 ``count``: the unit's credit counter equals the wrapper's own count of accepted minus delivered
-elements, which equals the valid stages plus the FIFO level and is at most 6; ``no_overflow``: a
+elements, which equals the valid stages plus the FIFO level and is at most 7; ``no_overflow``: a
 FIFO write never meets a full FIFO; ``no_spurious``: no output with nothing accepted;
 ``busy``: ``busy`` = some stage valid or the output valid; ``hold``: a back-pressured output
 keeps valid and payload; ``order``: the output is the head of a reference queue of the FIFO
@@ -40,7 +41,7 @@ W = 50  # t * mult + 2**(shift-1), signed (hdl.soc.vector_unit: tw + MULT_BITS +
 TW = 34  # stage 1's word
 SPLITS = (11, 22)  # the bits its pending carries belong to
 CTL = ("valid", "bypass", "last", "shift")
-FIFO_DEPTH = 6
+FIFO_DEPTH = 7
 
 EXPOSE = {
     "acc0": "[31:0]", "bias0": "[31:0]", "mult0": "[14:0]",
@@ -48,6 +49,7 @@ EXPOSE = {
     "sum2": f"[{W - 1}:0]", "carry2": f"[{W - 1}:0]",
     "r_lo3": f"[{W // 2 - 1}:0]", "cy3": "", "r_hi0_3": f"[{W - W // 2 - 1}:0]", "r_hi1_3": f"[{W - W // 2 - 1}:0]",
     **{f"{n}{k}": ("[5:0]" if n == "shift" else "") for k in range(4) for n in CTL},
+    "y4": f"[{W - 1}:0]", "valid4": "", "bypass4": "", "last4": "",
     "count": "[2:0]", "fifo_w_data": "[32:0]", "fifo_level": "[2:0]", "fifo_consume": "[2:0]",
     "fifo_produce": "[2:0]",
     **{f"fifo_st{k}": "[32:0]" for k in range(FIFO_DEPTH)},
@@ -92,9 +94,11 @@ def _refs() -> str:
   wire [{W - 1}:0] rsum2 = sum2 + carry2;
   // stage 3: the 50-bit sum from its halves
   wire [{W - 1}:0] r3 = {{cy3 ? r_hi1_3 : r_hi0_3, r_lo3}};
-  // stage 4: arithmetic shift (floor; the constant made it round half up), clip to INT8
-  wire signed [{W - 1}:0] y4 = $signed(r3) >>> shift3;
-  wire [31:0] ref_y4 = bypass3 ? r3[31:0] : (y4 > 127 ? 32'sd127 : y4 < -128 ? -32'sd128 : y4[31:0]);
+  // stage 4: arithmetic shift (floor; the constant made it round half up)
+  wire signed [{W - 1}:0] ref_y4 = $signed(r3) >>> shift3;
+  // stage 5: clip to INT8 (bypass: the low 32 bits, unshifted)
+  wire signed [{W - 1}:0] sy4 = $signed(y4);
+  wire [31:0] ref_y5 = bypass4 ? y4[31:0] : (sy4 > 127 ? 32'sd127 : sy4 < -128 ? -32'sd128 : y4[31:0]);
 """
 
 
@@ -106,7 +110,7 @@ def _stream() -> str:
   wire take = i__valid && i__ready, give = o__valid && o__ready;
   reg [3:0] inflight = 0;
   always @(posedge clk) inflight <= rst ? 4'd0 : inflight + take - give;
-  wire [3:0] staged = valid0 + valid1 + valid2 + valid3 + fifo_level;
+  wire [3:0] staged = valid0 + valid1 + valid2 + valid3 + valid4 + fifo_level;
   // reference queue of the FIFO writes: pop the head on delivery, append each write
   reg [32:0] refq [0:{FIFO_DEPTH - 1}];
   reg [2:0] refn = 0;
@@ -115,8 +119,8 @@ def _stream() -> str:
   wire [2:0] kept = refn - give;
   always @(posedge clk) begin
     for (k = 0; k < {FIFO_DEPTH}; k = k + 1)
-      refq[k] <= (valid3 && k == kept) ? fifo_w_data : (give && k < {FIFO_DEPTH - 1}) ? refq[k + 1] : refq[k];
-    refn <= rst ? 3'd0 : kept + valid3;
+      refq[k] <= (valid4 && k == kept) ? fifo_w_data : (give && k < {FIFO_DEPTH - 1}) ? refq[k + 1] : refq[k];
+    refn <= rst ? 3'd0 : kept + valid4;
   end
   wire [32:0] st [0:{FIFO_DEPTH - 1}];
 {st}
@@ -135,7 +139,7 @@ def wrapper(dut_text: str, only: tuple[str, ...] | None = None) -> str:
         "ref_mult0": (15, "ref_mult0"), "ref_shift0": (6, "ref_shift0"), "ref_t1": (TW, "ref_t1"),
         "mult0": (15, "mult0"), "ref_half1": (47, "ref_half1"), "ref_s2": (W, "ref_s2"),
         "rsum2": (W, "rsum2"), "ovalid": (1, "o__valid"), "oready": (1, "o__ready"),
-        "o": (33, "o__payload"), **{f"ctl{k}": (9, ctl(k)) for k in range(3)},
+        "o": (33, "o__payload"), **{f"ctl{k}": (9, ctl(k)) for k in range(4)}, "ref_y4": (W, "ref_y4"),
     }
     decl = "\n".join(f"  reg [{w - 1}:0] past_{n} = 0;" for n, (w, _) in past_regs.items())
     samp = " ".join(f"past_{n} <= {v};" for n, (_, v) in past_regs.items())
@@ -148,23 +152,24 @@ def wrapper(dut_text: str, only: tuple[str, ...] | None = None) -> str:
         ("s2", lv, f"rsum2 == past_ref_s2 && {ctl(2)} == past_ctl1"),
         ("s3", lv, f"r3 == past_rsum2 && {ctl(3)} == past_ctl2"),
         ("bypass_shift", "1", " && ".join(f"(!bypass{k} || shift{k} == 6'd0)" for k in range(4))),
-        ("s4", "valid3", "fifo_w_data == {last3, ref_y4}"),
-        ("count", "1", "count == inflight && inflight == staged && inflight <= 6"),
-        ("no_overflow", "valid3", f"fifo_level < {FIFO_DEPTH}"),
+        ("s4", lv, "y4 == past_ref_y4 && {valid4, bypass4, last4} == past_ctl3[8:6]"),
+        ("s5", "valid4", "fifo_w_data == {last4, ref_y5}"),
+        ("count", "1", f"count == inflight && inflight == staged && inflight <= {FIFO_DEPTH}"),
+        ("no_overflow", "valid4", f"fifo_level < {FIFO_DEPTH}"),
         ("no_spurious", "o__valid", "inflight != 0"),
-        ("busy", "1", "busy == (valid0 || valid1 || valid2 || valid3 || o__valid)"),
+        ("busy", "1", "busy == (valid0 || valid1 || valid2 || valid3 || valid4 || o__valid)"),
         ("hold", f"{lv} && past_ovalid && !past_oready", "o__valid && o__payload == past_o"),
         ("inv_fifo", "1", "inv_fifo"),
         ("order", "o__valid", "refn != 0 && o__payload == refq[0]"),
     ]
     if only is not None:
         props = [p for p in props if p[0] in only]
-    cov = [("c_saturate_hi", "valid3 && !bypass3 && y4 > 127"),
-           ("c_saturate_lo", "valid3 && !bypass3 && y4 < -128"),
+    cov = [("c_saturate_hi", "valid4 && !bypass4 && sy4 > 127"),
+           ("c_saturate_lo", "valid4 && !bypass4 && sy4 < -128"),
            ("c_round_half", "valid1 && !bypass1 && shift1 == 6'd1 && t1[0] && msum[0]"),
            ("c_bypass_negative", "valid3 && bypass3 && r3[31]"),
-           ("c_fifo_full", "fifo_level == 6 && !i__ready"),
-           ("c_backpressure_full", "o__valid && !o__ready && inflight == 6")] if only is None or "covers" in only else []
+           ("c_fifo_full", f"fifo_level == {FIFO_DEPTH} && !i__ready"),
+           ("c_backpressure_full", f"o__valid && !o__ready && inflight == {FIFO_DEPTH}")] if only is None or "covers" in only else []
     ports, body = dut_instance(dut_text, "vector_unit", exposed=EXPOSE)
     return f"""module formal_top({ports});
 {body}{_refs()}{_stream()}
@@ -189,11 +194,11 @@ def proofs(config: str = "tiny", *, depth: int = 3, make=None, name: str | None 
 
     text = LINT_HEADER + icarus_safe(to_verilog((make or VectorUnit)(), "vector_unit"))
     name = name or f"vector_unit_{config}"
-    labels = ("s0", "s1", "s3", "bypass_shift", "s4", "count", "no_overflow", "no_spurious", "busy",
+    labels = ("s0", "s1", "s3", "bypass_shift", "s4", "s5", "count", "no_overflow", "no_spurious", "busy",
               "hold", "inv_fifo", "order")
     common = dict(design={"vector_unit.v": text}, dut_top="vector_unit", mode="prove",
                   expose=tuple(EXPOSE), prep=PREP)
     return [Proof(name=name, wrapper=wrapper(text, labels + ("covers",)), depth=depth, cover_depth=14,
-                  note=f"stages 0, 1, 3, 4 and the stream rules, unbounded (k = {depth})", **common),
+                  note=f"stages 0, 1, 3, 4, 5 and the stream rules, unbounded (k = {depth})", **common),
             Proof(name=f"{name}_product", wrapper=wrapper(text, PRODUCT), depth=2, cover_depth=4,
                   note="stage 2 (the carry-save product), unbounded (k = 2)", **common)]
