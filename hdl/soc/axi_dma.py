@@ -233,13 +233,18 @@ class AxiDma(wiring.Component):
         m.d.comb += [port.busy.eq(busy), port.error.eq(s.err)]
         start = port.start & ~busy & ~self.halt
         length, length_m1 = self._burst_length(m, s.addr, s.remain, self.max_burst[c], f"rd{c}")
-        # both sums ready before the issue decision picks one (it comes late in the cycle)
+        # every sum, and whether it is 0, ready before the issue decision and the R beat pick
+        # one (both come late in the cycle)
         width = len(s.pending)
-        more, fewer = (s.pending + s.len - s.beat)[:width], (s.pending - s.beat)[:width]
+        more = [(s.pending + s.len)[:width], (s.pending + s.len - 1)[:width]]  # by beat
+        fewer = [s.pending, (s.pending - 1)[:width]]
+
+        def pick(f):
+            return Mux(s.issue, Mux(s.beat, f(more[1]), f(more[0])), Mux(s.beat, f(fewer[1]), f(fewer[0])))
         m.d.sync += [
             s.len.eq(length), s.len_m1.eq(length_m1),
             s.fresh.eq(~start & ~s.issue),
-            s.pending.eq(Mux(s.issue, more, fewer)), s.in_flight.eq(Mux(s.issue, more != 0, fewer != 0)),
+            s.pending.eq(pick(lambda v: v)), s.in_flight.eq(pick(lambda v: v != 0)),
         ]
         next_addr, next_remain = self._after_burst_addr(m, s, c), self._after_burst_remain(m, s, c)
         with m.If(start):
