@@ -122,18 +122,17 @@ class RowGearbox(wiring.Component):
         can_out = ~self.o.valid | self.o.ready
         wait_row = tail & first  # the next row's first word, while this row's end is here
 
-        # The line that leaves, with the word appended and without: both from registers, so
-        # that ``take`` only picks one (``take`` behind the adds and compares, and ``i.ready``
-        # behind them too, began the FPGA top's longest path).
-        with_word = self._drain(m, can_out, n + v, tail | lastw)
-        without = self._drain(m, can_out, n, tail)
         # Ready: the accumulator has room for the word after this cycle's line (if any).
-        m.d.comb += self.i.ready.eq(Mux(wait_row, can_out & (n <= L), with_word[2] <= cap))
+        _, _, stay1 = self._drain(m, can_out, n + v, tail | lastw)
+        m.d.comb += self.i.ready.eq(Mux(wait_row, can_out & (n <= L), stay1 <= cap))
         m.d.comb += take.eq(self.i.valid & self.i.ready)
         fresh = take & wait_row     # starts the accumulator anew
         merge = take & ~wait_row    # appended to the accumulator (nothing for a padding word)
-        emit, whole, stay = (Mux(merge, a, b) for a, b in zip(with_word, without, strict=True))
+
+        total = Signal(range(cap + nb + 1))
+        m.d.comb += total.eq(n + Mux(merge, v, 0))
         end = tail | (merge & lastw)
+        emit, whole, stay = self._drain(m, can_out, total, end)
 
         # The accumulator with the word appended at byte n. A word with row bytes is only
         # appended while the row's end is not in the accumulator, and then n is a multiple of

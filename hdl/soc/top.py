@@ -91,7 +91,7 @@ class Accelerator(wiring.Component):
         # path, from the first buffer's ``full`` through the array's stall, limited it next)
         w_in = datapath("weights_in", SkidBuffer(wpath.o.payload.shape()))
         # and the array's stall, vector intake and weight swap stay off the activation buffer's
-        # read enables (their loop through both, 13.3 ns with 11.2 of routing, limited it next)
+        # read enables (their loop through both, 13.8 ns with 11.2 of routing, limited it next)
         x_out = datapath("activations_out", RegisterSlice(xbuf.o.payload.shape()))
         acc = datapath("accumulator", Accumulator(cfg))
         params = datapath("params", ParamLoader(cfg))
