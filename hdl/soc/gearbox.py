@@ -100,6 +100,7 @@ class RowGearbox(wiring.Component):
         L = self.line_bytes
         emit = can_out & ((total >= L) | (end & (total != 0)))
         whole = total <= L
+        # a named signal: the FPGA top was measured so (ABC maps the two forms differently)
         stay = Signal(range(self.capacity + self.bus_bytes + 1))
         m.d.comb += stay.eq(Mux(emit, Mux(whole, 0, total - L), total))
         return emit, whole, stay
