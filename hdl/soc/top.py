@@ -5,7 +5,7 @@ Block diagram (docs/accelerator.md)::
     memory ==AXI4==> DMA --P--> parameter loader ----------------------------------+
                       |  --X--> slice --> gearbox --> activation buffer -x--+       |
                       |  --W--> weight FIFO --> decoder --> skid --w--> PE array    |
-                      |                                                  | y        |
+                      |                                   (credit buffer) | y        |
                       |                         (factor lines) skid buffers         |
                       |                                            accumulator (2 sets)
                       |                                                  |          |
@@ -23,6 +23,7 @@ from .accumulator import Accumulator
 from .activation_buffer import ActivationBuffer
 from .axi import Axi4Signature, AxiLiteSignature
 from .axi_dma import AxiDma
+from .credit_buffer import CreditBuffer, connect_results, result_layout
 from .gearbox import RowGearbox
 from .param_loader import ParamLoader
 from .regfile import RegisterFile
@@ -78,9 +79,11 @@ class Accelerator(wiring.Component):
         xbuf = datapath("activations", ActivationBuffer(cfg))
         wpath = datapath("weights", WeightPath(cfg))
         array = datapath("array", PEArray(cfg.array, cfg.kind, load_width=cfg.load_width))
-        # the array's enable fans out to every PE, the factor FIFO's level to its storage: both
-        # start at a flip-flop, not at the accumulator's ready logic
-        skid = datapath("array_out", SkidBuffer(array.y_layout))
+        # the array's results go into a queue it never waits for (its enable folds to 1), and its
+        # vectors wait for a credit instead; the factor FIFO's level, which updates its storage,
+        # starts at a flip-flop, not at the accumulator's ready logic
+        sums = result_layout(array)
+        credit = datapath("array_out", CreditBuffer(array.x_layout, sums))
         factors = datapath("factors_out", SkidBuffer(wpath.scales.payload.shape()))
         # and the gearbox's ready (its row logic) stays off the AXI R channel's ready, which
         # gates every read client's registers (it limited the FPGA build on ECP5), and the DMA's
@@ -105,13 +108,14 @@ class Accelerator(wiring.Component):
         geo = seq.geometry
         wiring.connect(m, gearbox.o, xbuf.i)
         wiring.connect(m, xbuf.o, x_out.i)
-        wiring.connect(m, x_out.o, array.x)
+        wiring.connect(m, x_out.o, credit.x_in)
+        wiring.connect(m, credit.x_out, array.x)
         wiring.connect(m, wpath.o, w_in.i)
         wiring.connect(m, w_in.o, array.w)
         wiring.connect(m, wpath.scales, factors.i)
         wiring.connect(m, factors.o, acc.scales)
-        wiring.connect(m, array.y, skid.i)
-        wiring.connect(m, skid.o, acc.i)
+        connect_results(m, array.y, credit.y_in)
+        connect_results(m, credit.y_out, acc.i)
         m.d.comb += [
             gearbox.row_bytes.eq(seq.k), gearbox.row_words.eq(geo.x_row_words),
             xbuf.load.eq(seq.x_load), xbuf.feed.eq(seq.x_feed), xbuf.mc.eq(seq.x_mc),
@@ -184,3 +188,4 @@ class Accelerator(wiring.Component):
         wiring.connect(m, rd_x.data, x_in.i)
         wiring.connect(m, rd_w.data, wpath.dma_data)
         wiring.connect(m, wb.wr_data, dma.wr_data)
+
