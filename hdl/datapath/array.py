@@ -101,8 +101,6 @@ class PEArray(wiring.Component):
         self.w_layout = w_layout(config, kind, load_width)
         self.x_layout = x_layout(config)
         self.y_layout = y_layout(config)
-        # bits each column sum needs (``y`` sign-extends them to ``acc_width``)
-        self.y_bits = signed_width(config.psum_bound(kind, 1) * rows)
         super().__init__({
             "w": In(stream.Signature(self.w_layout)),
             "x": In(stream.Signature(self.x_layout)),
@@ -239,7 +237,8 @@ class PEArray(wiring.Component):
         valid1, last1 = Signal(), Signal()
         part = [[Signal(signed(signed_width(product_bound * len(g))), name=f"part_{i}_{c}",
                         reset_less=True) for i, g in enumerate(groups)] for c in range(cols)]
-        y_data = [Signal(signed(self.y_bits), name=f"y_data_{c}", reset_less=True) for c in range(cols)]
+        total_shape = signed(signed_width(product_bound * rows))
+        y_data = [Signal(total_shape, name=f"y_data_{c}", reset_less=True) for c in range(cols)]
         y_last = Signal()
         with m.If(en):
             m.d.sync += [valid1.eq(self._pend), last1.eq(self._pend_last)]

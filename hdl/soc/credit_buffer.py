@@ -67,9 +67,10 @@ class CreditBuffer(wiring.Component):
 
 
 def result_layout(array):
-    """The PE array's result payload with each column sum at the bits it needs
-    (``array.y_bits``), not ``acc_width``: what the queue stores."""
-    return data.StructLayout({"data": data.ArrayLayout(signed(array.y_bits), array.config.cols),
+    """The PE array's result payload with each column sum at its exact width, not ``acc_width``:
+    what the queue stores."""
+    cfg = array.config
+    return data.StructLayout({"data": data.ArrayLayout(signed(cfg.sum_width(array.kind, cfg.rows)), cfg.cols),
                               "last": 1})
 
 
