@@ -41,7 +41,7 @@ class Accumulator(wiring.Component):
     sum's exact width times 8 bits).
 
     ``full[s]`` says set ``s`` holds a finished block; the write-back reads it through
-    ``rd_set``/``rd_line``/``rd_data`` (1 cycle latency) and frees it with a pulse on
+    ``rd_set``/``rd_line``/``rd_data`` (2 cycles latency) and frees it with a pulse on
     ``release[s]``. A block waits (``i.ready`` low) until its set is free.
 
     Throughput: one beat per cycle. Latency: a line is final 2 cycles after its last beat is
@@ -120,9 +120,11 @@ class Accumulator(wiring.Component):
             olds.append(out.data)
         stored = named(m, "rd_stored", LINE_BITS * cfg.cols, Mux(self.rd_set, olds[1].as_value(), olds[0].as_value()))
         lines = [stored[LINE_BITS * c:LINE_BITS * (c + 1)] for c in range(cfg.cols)]
-        # the pending carries added on the way out (chunked: the read-out shares the cycle with
-        # the write-back's column multiplexer and the vector unit's input register)
-        m.d.comb += self.rd_data.eq(Cat(*(carry_select(v[:32], pending_word(v[32:], SPLITS, 32), 0, 32, SPLITS[0])[0] for v in lines)))
+        # the pending carries added on the way out, into a register: the set multiplexer (its
+        # select fans out to every bit of a line) and this add, in series with the write-back's
+        # column multiplexer into the vector unit's input register, limited the whole top (ASIC,
+        # and ECP5 once the array's stall chain was cut: 12.6 ns)
+        m.d.sync += self.rd_data.eq(Cat(*(carry_select(v[:32], pending_word(v[32:], SPLITS, 32), 0, 32, SPLITS[0])[0] for v in lines)))
 
         with m.If(take):
             next_chunk = last_t & last_b  # with last_tok: the chunk's last beat

@@ -67,7 +67,8 @@ class WriteBack(wiring.Component):
                             state=Signal(range(4)),  # 0 wait for a block, 1 request a row, 2 feed it, 3 idle
                             # registers, set where the counters change, so that no compare waits
                             # for another: chunk == chunks - 1, the chunk's tokens - 1, b == nb - 1
-                            last_chunk=Signal(), mc_m1=Signal(16), last_b=Signal())
+                            last_chunk=Signal(), mc_m1=Signal(16), last_b=Signal(),
+                            fresh=Signal())  # the row address changed in the cycle before (rd_data: 2 cycles)
         for n in ("nb", "chunks", "last_m", "last_cols"):
             setattr(w, f"{n}_m1", minus_one(m, n, getattr(self, n)))
         tok, b, col, s, row, n0, state = w.tok, w.b, w.col, w.s, w.row, w.n0, w.state
@@ -98,7 +99,7 @@ class WriteBack(wiring.Component):
             self.rd_set.eq(s), self.rd_line.eq(tok), self.sel_set.eq(s), self.sel_col.eq(col),
         ]
         width = Mux(self.bypass, cw << 2, cw)
-        m.d.sync += [self.wr_start.eq(0), self.acc_release.eq(0)]
+        m.d.sync += [self.wr_start.eq(0), self.acc_release.eq(0), w.fresh.eq(0)]
         vu_in = vu.i.payload
         m.d.comb += [vu_in.acc.eq(self.rd_data[col]),
                      vu_in.bias.eq(self.bias), vu_in.mult.eq(self.mult), vu_in.shift.eq(self.shift),
@@ -109,14 +110,17 @@ class WriteBack(wiring.Component):
                 with m.If(ready & ~self.halt):
                     m.d.sync += state.eq(1)
             with m.Case(1):
-                with m.If(~self.wr_busy & ~self.wr_start & ~self.halt):
+                with m.If(~self.wr_busy & ~self.wr_start & ~self.halt & ~w.fresh):
                     m.d.sync += [self.wr_start.eq(1), self.wr_addr.eq(seg & ~(cfg.bus_bytes - 1)),
                                  row_offset.eq(offset),
                                  self.wr_words.eq((offset + width + cfg.bus_bytes - 1)
                                                   >> (cfg.bus_bytes.bit_length() - 1)),
                                  state.eq(2), col.eq(0)]
             with m.Case(2):
-                # rd_data holds the row: its address changed at least one cycle ago (state 1)
+                # rd_data holds the row: its address changed at least two cycles ago (after a
+                # block, state 0 took a cycle; after a row, state 1 waits for the previous burst,
+                # which ends only after its elements left the vector unit, and ``fresh`` makes
+                # that a rule, not a timing accident)
                 m.d.comb += vu.i.valid.eq(1)
                 with m.If(vu.i.valid & vu.i.ready):
                     m.d.sync += col.eq(col + 1)
@@ -135,7 +139,8 @@ class WriteBack(wiring.Component):
         cfg = self.config
         next_row = w.next_row
         with m.If(~last_tok):
-            m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1), w.seg.eq(w.next_seg)]
+            m.d.sync += [w.tok.eq(w.tok + 1), w.row.eq(next_row), w.state.eq(1), w.seg.eq(w.next_seg),
+                         w.fresh.eq(1)]
         with m.Else():
             # the block's last element has entered the vector unit: free its set
             m.d.sync += [w.tok.eq(0), w.s.eq(~w.s), self.acc_release.eq(1 << w.s), w.state.eq(0)]

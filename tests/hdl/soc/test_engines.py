@@ -244,7 +244,7 @@ def test_accumulator_sums_tiles_into_alternating_sets(m, chunks, group_log2, dsp
             ctx.set(dut.rd_set, s)
             for tok in range(mcs[blk[0]]):
                 ctx.set(dut.rd_line, tok)
-                await ctx.tick()
+                await ctx.tick().repeat(2)  # the read port and the read-out register
                 got = [int(v) for v in ctx.get(dut.rd_data)]
                 assert got == want_line(blk, tok), f"block {blk} token {tok}"
             ctx.set(dut.release, 1 << s)
@@ -347,6 +347,7 @@ def test_writeback_writes_every_block_row_by_row(bus, bypass, last_cols):
         ctx.set(dut.go, 1)
         await ctx.tick()
         ctx.set(dut.go, 0)
+        before = [0] * cfg.cols  # the row asked for in the cycle before
         for i, (chunk, b) in enumerate(blocks):
             s = i % 2
             ctx.set(dut.full, 1 << s)
@@ -362,7 +363,8 @@ def test_writeback_writes_every_block_row_by_row(bus, bypass, last_cols):
                 ctx.set(dut.mult, int(rq.mult[ch]))
                 ctx.set(dut.shift, int(rq.shift[ch]))
                 await ctx.tick()
-                ctx.set(dut.rd_data, row)  # the read port's one-cycle latency
+                ctx.set(dut.rd_data, before)  # two cycles: the read port and the read-out register
+                before = row
                 if ctx.get(dut.acc_release):
                     assert ctx.get(dut.acc_release) == 1 << s
                     released.append((chunk, b))
