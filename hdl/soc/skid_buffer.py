@@ -1,11 +1,11 @@
 """A zero-latency skid buffer: a stream stage whose ``i.ready`` is a flip-flop.
 
-The top puts one in front of each of the accumulator's inputs. The array's enable is
-``~(y.valid & ~y.ready)`` and fans out to every PE, the shadow registers and, through ``w.ready``,
-the weight FIFO; the factor FIFO's ``r_en`` updates its level and storage. Driven straight by the
-accumulator's ready logic, those limited the whole top on ECP5 (16.2 ns, 13.2 of it routing, then
-17.3 ns, 15.4 routing). Here ``i.ready`` is "the spare register is empty", so they start at a
-flip-flop.
+The top puts one on the accumulator's factor input and one on the array's weight input (the
+array's results take a credit buffer, ``credit_buffer.py``). The factor FIFO's ``r_en`` updates
+its level and storage, and the array's weight load reached the weight FIFO's read and level;
+driven straight by the consumer's ready logic, those limited the whole top on ECP5 (16.2 ns, 13.2
+of it routing, then 17.3 ns, 15.4 routing). Here ``i.ready`` is "the spare register is empty", so
+they start at a flip-flop.
 
 Timing: never later than a plain wire. A beat passes through in the cycle it arrives while the
 spare register is empty. When ``o`` stalls, the beat offered in that cycle goes into the spare

@@ -82,8 +82,7 @@ class Accelerator(wiring.Component):
         # the array's results go into a queue it never waits for (its enable folds to 1), and its
         # vectors wait for a credit instead; the factor FIFO's level, which updates its storage,
         # starts at a flip-flop, not at the accumulator's ready logic
-        sums = result_layout(array)
-        credit = datapath("array_out", CreditBuffer(array.x_layout, sums))
+        credit = datapath("array_out", CreditBuffer(array.x_layout, result_layout(array)))
         factors = datapath("factors_out", SkidBuffer(wpath.scales.payload.shape()))
         # and the gearbox's ready (its row logic) stays off the AXI R channel's ready, which
         # gates every read client's registers (it limited the FPGA build on ECP5), and the DMA's
@@ -188,4 +187,3 @@ class Accelerator(wiring.Component):
         wiring.connect(m, rd_x.data, x_in.i)
         wiring.connect(m, rd_w.data, wpath.dma_data)
         wiring.connect(m, wb.wr_data, dma.wr_data)
-
