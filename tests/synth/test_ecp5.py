@@ -86,6 +86,14 @@ def test_the_fpga_build_puts_the_group_factor_products_on_dsp_blocks(tmp_path):
     assert got[True]["luts"] < got[False]["luts"]
 
 
+@needs_yowasp
+def test_a_yosys_error_is_quoted_in_the_flow_error(tmp_path):
+    """Yosys runs with -q, so its ERROR line is only in the log: the message must carry it."""
+    bad = {"bad.v": "module bad(input a, output y);\n  assign y = a +;\nendmodule\n"}
+    with pytest.raises(ecp5.FlowError, match="ERROR"):
+        ecp5.run(bad, "bad", "dsp", tmp_path, pnr=False)
+
+
 def test_fits_names_what_is_over():
     counts = {"luts": 20000, "carries": 2000, "lutram": 0, "flip_flops": 100, "ebr": 10, "dsp": 144}
     why = ecp5.fits(counts, "LFE5U-25F", io_ffs=300)
