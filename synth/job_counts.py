@@ -18,7 +18,8 @@ chunks of ``chunk_m`` tokens, ``nb`` blocks of ``C`` channels, ``kt`` K tiles):
   chip enable reads only these): weight FIFO one write and one read per weight word; factor
   FIFO one per factor line; activation buffer a write per line of ``R`` bytes and a read per
   vector (``M * kt * nb``); accumulator a write per tile sum line, a read-modify-write read
-  for every tile but a block's first, one read per token and block for the write-back.
+  for every tile but a block's first, one read per token and block for the write-back; the
+  credit buffer's result queue (``hdl/soc/credit_buffer.py``) a write and a read per vector.
 - **Vector unit**: one element per output (``M * N``; none in bypass).
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 from hdl.datapath.config import ArrayKind
 from hdl.soc.accel_config import AcceleratorConfig
 from hdl.soc.accumulator import LINE_BITS
+from hdl.soc.credit_buffer import DEPTH as QUEUE_DEPTH
 from hdl.sw.cycle_model import job_bytes, model_cycles, tile_beats
 
 from .memory import SramAccesses
@@ -96,12 +98,15 @@ def _sram(m, k, n, cfg, words) -> tuple:
     w = words["read"]["weights"]
     lines = chunks * words["factor_lines"]
     acc_line = LINE_BITS * cfg.cols   # each column's 32-bit word and its pending carries
+    result_bits = cfg.array.sum_width(cfg.kind, cfg.rows) * cfg.cols + 1   # column sums and `last`
     out = [SramAccesses("weight_fifo", cfg.w_fifo_words * cfg.bus_bytes, 8 * cfg.bus_bytes,
                         reads=w, writes=w),
            SramAccesses("activation_buffer", cfg.x_depth * cfg.rows, 8 * cfg.rows,
                         reads=m * kt * nb, writes=m * kt),
            SramAccesses("accumulator", cfg.chunk_m * acc_line // 8, acc_line,
-                        reads=m * nb * (kt - 1) + m * nb, writes=m * nb * kt)]
+                        reads=m * nb * (kt - 1) + m * nb, writes=m * nb * kt),
+           SramAccesses("result_queue", QUEUE_DEPTH * result_bits / 8, result_bits,
+                        reads=m * nb * kt, writes=m * nb * kt)]
     if lines:
         out.append(SramAccesses("factor_fifo", 4 * cfg.cols, 8 * cfg.cols, reads=lines, writes=lines))
     return tuple(out)

@@ -88,7 +88,8 @@ def test_modelled_buffers_are_the_memories_of_the_elaborated_top(preset):
     # output register, so its storage is one word shallower than the FIFO)
     where = {"weight_fifo": ([".weights.fifo.storage"], 1), "factor_fifo": ([".weights.scales.storage"], 1),
              "activation_buffer": ([".activations.mem"], 0),
-             "accumulator": ([".accumulator.set0", ".accumulator.set1"], 0)}   # one set each
+             "accumulator": ([".accumulator.set0", ".accumulator.set1"], 0),   # one set each
+             "result_queue": ([".array_out.queue.storage"], 1)}
     for name, (mems, in_register) in where.items():
         b = modelled[name]
         for mem in mems:
