@@ -202,12 +202,9 @@ class PEArray(wiring.Component):
         x_reg = [Signal(signed(cfg.act_width), name=f"x_row{r}", reset_less=True)
                  for r in range(rows)]
         last_cycle = busy & (phase == 0)
-        # ``~busy | last_cycle`` as a flip-flop, set from the next state: the intake, the swap and
-        # the shadow loads behind it then start at registers, not at the phase counter's compare
-        free = Signal(init=1)
         m.d.comb += [
             en.eq(~(self.y.valid & ~self.y.ready)),
-            self.x.ready.eq(en & free & (~need_swap | self._loaded)),
+            self.x.ready.eq(en & (~busy | last_cycle) & (~need_swap | self._loaded)),
             accept.eq(self.x.valid & self.x.ready),
             swap.eq(accept & need_swap),
             self.phases.eq(p_active),
@@ -216,8 +213,7 @@ class PEArray(wiring.Component):
             for pe in pes[r]:
                 m.d.comb += pe.x.eq(x_reg[r])
         with m.If(en):
-            m.d.sync += [first.eq(0), pend.eq(last_cycle), pend_last.eq(cur_last),
-                         free.eq(~busy | (phase <= 1))]
+            m.d.sync += [first.eq(0), pend.eq(last_cycle), pend_last.eq(cur_last)]
             with m.If(busy):
                 m.d.sync += phase.eq(phase - 1)
             with m.If(last_cycle):
@@ -227,10 +223,10 @@ class PEArray(wiring.Component):
             m.d.sync += [busy.eq(1), first.eq(1), cur_last.eq(self.x.payload.last),
                          need_swap.eq(self.x.payload.last)]
             beat_length = Mux(need_swap, p_shadow, p_active)
-            m.d.sync += [phase.eq(beat_length - 1), free.eq(beat_length == 1)]
+            m.d.sync += phase.eq(beat_length - 1)
             with m.If(need_swap):
                 m.d.sync += p_active.eq(p_shadow)
-        self._pend, self._pend_last, self._free = pend, pend_last, free
+        self._pend, self._pend_last = pend, pend_last
         return first, phase
 
     def _tree(self, m, pes, en):
