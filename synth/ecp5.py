@@ -158,7 +158,7 @@ def place_and_route(workdir: Path, part: str, verilog: dict[str, str]) -> dict:
            "--lpf-allow-unconstrained", "--report", f"report_{part}.json", "--seed", str(SEED),
            "--freq", str(TARGET_MHZ), "--timing-allow-fail", "-q", "--log", f"nextpnr_{part}.log"]
     try:
-        _call(cmd, workdir, f"nextpnr-ecp5 {part}")
+        _call(cmd, workdir, f"nextpnr-ecp5 {part}", log=f"nextpnr_{part}.log")
     except FlowError:
         log = workdir / f"nextpnr_{part}.log"
         over = overfull(log.read_text(errors="replace")) if log.exists() else []

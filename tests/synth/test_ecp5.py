@@ -118,7 +118,7 @@ def test_a_design_nextpnr_cannot_pack_is_reported_as_not_fitting(tmp_path, monke
 
     log = tmp_path / "nextpnr_LFE5U-85F.log"
 
-    def failing_nextpnr(cmd, workdir, what, timeout=0):
+    def failing_nextpnr(cmd, workdir, what, **options):
         raise ecp5.FlowError(f"{what} failed")
     monkeypatch.setattr(ecp5, "_call", failing_nextpnr)
     log.write_text(NEXTPNR_OVERFULL)
