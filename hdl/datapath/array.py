@@ -201,7 +201,9 @@ class PEArray(wiring.Component):
         cur_last, pend, pend_last = Signal(), Signal(), Signal()
         x_reg = [Signal(signed(cfg.act_width), name=f"x_row{r}", reset_less=True)
                  for r in range(rows)]
-        last_cycle = busy & (phase == 0)
+        # busy & (phase == 0), known a cycle ahead: x.ready, and through it the swap and the
+        # shadow loads of every PE, then start at flip-flops, not at a compare of the counter
+        last_cycle = Signal()
         m.d.comb += [
             en.eq(~(self.y.valid & ~self.y.ready)),
             self.x.ready.eq(en & (~busy | last_cycle) & (~need_swap | self._loaded)),
@@ -213,7 +215,8 @@ class PEArray(wiring.Component):
             for pe in pes[r]:
                 m.d.comb += pe.x.eq(x_reg[r])
         with m.If(en):
-            m.d.sync += [first.eq(0), pend.eq(last_cycle), pend_last.eq(cur_last)]
+            m.d.sync += [first.eq(0), pend.eq(last_cycle), pend_last.eq(cur_last),
+                         last_cycle.eq(busy & (phase == 1))]
             with m.If(busy):
                 m.d.sync += phase.eq(phase - 1)
             with m.If(last_cycle):
@@ -223,10 +226,11 @@ class PEArray(wiring.Component):
             m.d.sync += [busy.eq(1), first.eq(1), cur_last.eq(self.x.payload.last),
                          need_swap.eq(self.x.payload.last)]
             beat_length = Mux(need_swap, p_shadow, p_active)
-            m.d.sync += phase.eq(beat_length - 1)
+            m.d.sync += [phase.eq(beat_length - 1), last_cycle.eq(beat_length == 1)]
             with m.If(need_swap):
                 m.d.sync += p_active.eq(p_shadow)
         self._pend, self._pend_last = pend, pend_last
+        self._last_cycle, self._phase = last_cycle, phase  # (the tests check the first against the second)
         return first, phase
 
     def _tree(self, m, pes, en):

@@ -50,6 +50,9 @@ def run_tiles(cfg, kind, tiles, *, pause=0.3, seed=0, load_width=None, masks=Non
     async def clock(ctx):
         async for _ in ctx.tick():
             cycle[0] += 1
+            # the registered end-of-beat flag is what its name says, in every cycle
+            busy, phase = ctx.get(dut.computing), ctx.get(dut._phase)
+            assert ctx.get(dut._last_cycle) == (busy and phase == 0), f"cycle {cycle[0]}"
 
     async def weights(ctx):
         for t, mask in zip(tiles, masks, strict=True):
