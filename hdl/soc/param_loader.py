@@ -90,11 +90,14 @@ class ParamLoader(wiring.Component):
             m.d.sync += [self.dma_start.eq(1), loading.eq(1), requested.eq(0), word.eq(0)]
         with m.If(self.dma_busy):
             m.d.sync += requested.eq(1)
-        beat = self.dma_data.valid
+        # The DMA's beats a cycle late: the enables of every parameter register then start at a
+        # flip-flop, not at the DMA's burst FIFO head (that chain limited the whole top, ASIC and ECP5)
+        beat, payload = Signal(), Signal.like(self.dma_data.payload, reset_less=True)
+        m.d.sync += [beat.eq(self.dma_data.valid), payload.eq(self.dma_data.payload)]
         with m.If(beat):
             m.d.sync += word.eq(word + per_beat)
         for j in range(per_beat):
-            value = self.dma_data.payload[32 * j:32 * j + 32]
+            value = payload[32 * j:32 * j + 32]
             for c in range(cfg.cols):
                 for k in range(2):
                     bias, mult, shift = regs[k][c]
@@ -104,7 +107,7 @@ class ParamLoader(wiring.Component):
                         m.d.sync += [mult.eq(value[0:MULT_BITS]), shift.eq(value[16:16 + SHIFT_BITS])]
             with m.If(beat & (word + j < 2 * cw) & (word + j)[0] & word_is_bad(value)):
                 m.d.sync += self.bad.eq(1)
-        finished = loading & requested & ~self.dma_busy & ~self.dma_start
+        finished = loading & requested & ~self.dma_busy & ~self.dma_start & ~beat  # the last beat stored and checked
         set_ready = Mux(finished & ~self.bad, 1 << s, 0)
         take = Mux(active & ~loading & free.bit_select(s, 1), 1 << s, 0)
         m.d.sync += [self.ready.eq(Mux(self.bypass, 0b11, (self.ready | set_ready) & ~self.release)),
@@ -117,7 +120,7 @@ class ParamLoader(wiring.Component):
                 with m.If(chunk == chunks_m1):
                     m.d.sync += active.eq(0)
         with m.If(self.go):
-            m.d.sync += [b.eq(0), chunk.eq(0), s.eq(0), free.eq(0b11), loading.eq(0),
+            m.d.sync += [b.eq(0), chunk.eq(0), s.eq(0), free.eq(0b11), loading.eq(0), beat.eq(0),
                          self.ready.eq(Mux(self.bypass, 0b11, 0)), self.bad.eq(0),
                          active.eq(~self.bypass), addr.eq(self.p_addr)]
         return m

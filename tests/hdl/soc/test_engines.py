@@ -311,6 +311,39 @@ def test_param_loader_loads_and_checks_blocks(bus):
     simulate(dut, writeback, background=[memory], name="param_loader")
 
 
+@pytest.mark.parametrize("bus", [4, 16])
+def test_a_bad_last_word_sets_bad_and_the_set_never_becomes_ready(bus):
+    """The block's last word (a multiplier with bit 15 set) arrives in the last beat, with the
+    DMA's busy falling right after it: the set must not be raised ready."""
+    cfg = accel_preset("tiny", bus_bytes=bus)
+    words = np.zeros((cfg.cols, 2), dtype="<u4")
+    words[:, 1] = 1 << 16  # mult 0, shift 1: legal
+    words[-1, 1] |= 1 << 15
+    image = words.reshape(-1).view(np.uint8).tobytes()
+    dut = ParamLoader(cfg)
+    seen_ready = []
+
+    async def memory(ctx):
+        ctx.set(dut.nb, 1)
+        ctx.set(dut.chunks, 1)
+        ctx.set(dut.last_cols, cfg.cols)
+        ctx.set(dut.go, 1)
+        await ctx.tick()
+        ctx.set(dut.go, 0)
+        await wait_for(ctx, dut.dma_start)
+        ctx.set(dut.dma_busy, 1)
+        for w in pack_words(image, bus):
+            await put(ctx, dut.dma_data, w)
+        ctx.set(dut.dma_busy, 0)
+        for _ in range(20):
+            seen_ready.append(ctx.get(dut.ready))
+            await ctx.tick()
+        assert ctx.get(dut.bad)
+
+    simulate(dut, memory, name="param_loader_bad")
+    assert not any(r & 1 for r in seen_ready), seen_ready
+
+
 @pytest.mark.parametrize("bus, bypass, last_cols", [(4, 0, 5), (16, 0, 5), (16, 0, 1), (8, 1, 1),
                                                      (16, 1, 3)])
 def test_writeback_writes_every_block_row_by_row(bus, bypass, last_cols):
